@@ -1,0 +1,110 @@
+// The contract between the engine and a built-in stage.
+//
+// A built-in stage is a folder `stages/NAME/` whose `stage.ts` default-exports a `StageModule`.
+// The engine discovers stages by scanning for `stage.js` files; nothing in `src/` knows a stage by
+// name. The engine hands a stage its resolved inputs and an empty output folder; the stage never
+// hashes, caches, locks or decides whether it runs.
+
+/** A JSON Schema object (draft 2020-12 subset understood by ajv). */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * Schema annotation for `with:` inputs that name a file or folder. The engine resolves a relative
+ * path against the pipeline file's folder, checks that it exists, and puts its content hash into
+ * the stage key. Values that come from `${{ stages.X.outputs.Y }}` are store paths and are hashed
+ * through the upstream record instead. Use as `{ type: 'string', [PATH_KEYWORD]: true }`.
+ */
+export const PATH_KEYWORD = 'x-fisherflow-path';
+
+/** One declared output of a stage: a file or a folder inside the stage's output folder. */
+export interface OutputSpec {
+  /** Path relative to the output folder. */
+  path: string;
+  kind: 'file' | 'dir';
+  /** A metrics file (JSON or YAML) shown by `fisherflow metrics show` and compared by `diff`. */
+  metrics?: boolean;
+  description?: string;
+}
+
+export interface ResourceRequest {
+  /** CPU slots the stage occupies (default 1). */
+  cpu?: number;
+  /** GPUs: 0 (default), N required, or 'optional' (one if a device is free, otherwise CPU). */
+  gpu?: number | 'optional';
+  /** Declared GPU memory per device, e.g. "20GB"; lets small stages share a device. */
+  gpu_memory?: string;
+}
+
+/** The device a stage was given. `gpus` is empty for a CPU run. */
+export interface DeviceAssignment {
+  gpus: string[];
+}
+
+/** What the engine knows of the pipeline, for stages that declare `wantsPipeline` (reports). */
+export interface PipelineSnapshot {
+  file: string;
+  params: Record<string, unknown>;
+  stages: Array<{
+    name: string;
+    type: string;
+    needs: string[];
+    key: string | null;
+    status?: string;
+    outputs?: Record<string, string>;
+  }>;
+  versions: Record<string, string>;
+}
+
+export interface StageRunContext<I = Record<string, unknown>> {
+  /** Concrete stage name, e.g. `fim@tic`. */
+  stage: string;
+  /** `with:` after templating and validation; path inputs are absolute. */
+  inputs: I;
+  /** Empty folder; every declared output must exist in it when `run` resolves. */
+  outDir: string;
+  /**
+   * Scratch folder that survives an interrupted attempt with the same stage key (for resume,
+   * e.g. per-epoch training checkpoints). Deleted by the engine once the result is committed.
+   */
+  workDir: string;
+  /** A line for the stage's log file (and the live display). */
+  log(message: string): void;
+  /** Progress of the stage's main loop, e.g. examples done of total. */
+  progress(done: number, total: number, note?: string): void;
+  /** Aborted on Ctrl-C or when the run is cancelled; long loops should check it. */
+  signal: AbortSignal;
+  device: DeviceAssignment;
+  /** Present only when the module sets `wantsPipeline`. */
+  pipeline?: PipelineSnapshot;
+}
+
+export interface StageModule<I = any> {
+  /** The name used in `uses:`. */
+  type: string;
+  /** One line for `fisherflow stages` and the generated reference. */
+  description: string;
+  /** JSON Schema of `with:`. Use PATH_KEYWORD on inputs that name files or folders. */
+  inputSchema: JsonSchema;
+  /** Declared outputs, as a function of the (validated) inputs. Keys are the names used in templates. */
+  outputs(inputs: I): Record<string, OutputSpec>;
+  /** Default resources; the pipeline's `resources:` overrides them. */
+  resources?: ResourceRequest;
+  /** Run in a child process (compute stages), so device env vars apply and crashes are contained. */
+  worker?: boolean;
+  /** Receive `ctx.pipeline` (the report stage). */
+  wantsPipeline?: boolean;
+  /**
+   * Extra semantic checks after schema validation (e.g. "take must be positive"); return messages
+   * naming the input (`with.take: ...`). The engine reports them with the YAML location.
+   */
+  check?(inputs: I): string[];
+  run(ctx: StageRunContext<I>): Promise<void>;
+}
+
+/** Error a stage throws for bad user input: shown without a stack trace. */
+export class StageInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StageInputError';
+  }
+}
