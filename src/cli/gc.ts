@@ -1,0 +1,46 @@
+// `fisherflow gc`: keep every store entry some lock file references, remove the rest.
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ContentStore } from '../cache/store.js';
+import { readLock, lockPathFor } from '../cache/lockfile.js';
+import { projectRoot } from '../plan/workspace.js';
+import { UserError } from '../pipeline/errors.js';
+
+export async function collectGarbage(pipelines: string[], opts: { yes: boolean; store?: string; cwd?: string; out?: (s: string) => void }): Promise<{ removedRuns: number; removedObjects: number }> {
+  const out = opts.out ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const cwd = opts.cwd ?? process.cwd();
+  let lockFiles: string[];
+  if (pipelines.length) lockFiles = pipelines.map((p) => lockPathFor(resolve(cwd, p)));
+  else lockFiles = readdirSync(cwd).filter((f) => f.endsWith('.lock')).map((f) => join(cwd, f));
+  const root = projectRoot(lockFiles.length ? dirname(lockFiles[0]) : cwd);
+  // Experiments keep their lock files beside the pipeline's, under .fisherflow/experiments.
+  const expDir = join(root, '.fisherflow', 'experiments');
+  if (existsSync(expDir)) {
+    for (const d of readdirSync(expDir)) {
+      const dir = join(expDir, d);
+      for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.endsWith('.lock')) lockFiles.push(join(dir, f));
+    }
+  }
+  if (lockFiles.length === 0) throw new UserError('gc: no lock files found; name the pipelines whose results to keep (nothing removed)');
+  const keep = new Set<string>();
+  for (const lf of lockFiles) {
+    const lock = readLock(lf);
+    if (!lock) throw new UserError(`gc: cannot read lock file ${lf}; refusing to guess what to keep (nothing removed)`);
+    for (const s of Object.values(lock.stages)) keep.add(s.key);
+  }
+  const store = new ContentStore(resolve(opts.store ?? process.env.FISHERFLOW_STORE ?? join(root, 'artifacts')));
+  const keepTrees = new Set<string>();
+  const dropRuns: string[] = [];
+  for (const rec of store.records()) {
+    if (keep.has(rec.key)) keepTrees.add(rec.tree);
+    else dropRuns.push(rec.key);
+  }
+  const dropObjects = [...store.objects()].filter((t) => !keepTrees.has(t));
+  out(`${opts.yes ? 'removing' : 'would remove'} ${dropRuns.length} run records and ${dropObjects.length} objects; keeping ${keep.size} referenced by ${lockFiles.length} lock file(s)`);
+  if (opts.yes) {
+    for (const k of dropRuns) store.removeRecord(k);
+    for (const t of dropObjects) store.removeObject(t);
+    store.clearTmp();
+  } else out('(dry run; pass --yes to delete)');
+  return { removedRuns: opts.yes ? dropRuns.length : 0, removedObjects: opts.yes ? dropObjects.length : 0 };
+}

@@ -1,0 +1,67 @@
+// User-facing errors: every one names where (file:line:column, or a stage) and what was expected.
+// The CLI prints `message` and exits non-zero; no stack trace reaches the user for these.
+
+export interface SourceLocation {
+  file: string;
+  line: number; // 1-based
+  column: number; // 1-based
+}
+
+export class UserError extends Error {
+  readonly location?: SourceLocation;
+  readonly hint?: string;
+  constructor(message: string, location?: SourceLocation, hint?: string) {
+    super(message);
+    this.name = 'UserError';
+    this.location = location;
+    this.hint = hint;
+  }
+
+  format(): string {
+    const where = this.location ? `${this.location.file}:${this.location.line}:${this.location.column}: ` : '';
+    return `${where}${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
+  }
+}
+
+/** Several user errors found in one pass (e.g. every schema violation of a file). */
+export class UserErrors extends UserError {
+  readonly errors: UserError[];
+  constructor(errors: UserError[]) {
+    super(errors.map((e) => e.format()).join('\n'));
+    this.errors = errors;
+  }
+  override format(): string {
+    return this.errors.map((e) => e.format()).join('\n');
+  }
+}
+
+/** Levenshtein distance, for did-you-mean suggestions. */
+export function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0];
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j];
+      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length];
+}
+
+/** " (did you mean 'x'?)" for the closest candidate within a small edit distance, else "". */
+export function didYouMean(name: string, candidates: Iterable<string>): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  if (best === undefined) return '';
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return bestD <= limit ? ` (did you mean '${best}'?)` : '';
+}

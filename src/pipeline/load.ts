@@ -1,0 +1,525 @@
+// pipeline.yaml → validated, expanded stages (pure apart from reading the file and stage modules).
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { PACKAGE_ROOT, type StageRegistry } from '../stage/registry.js';
+import { PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
+import { UserError, UserErrors, didYouMean, type SourceLocation } from './errors.js';
+import { readSourceDocument, type PathSegment, type SourceDocument } from './source.js';
+import { flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverrides, type Params } from './params.js';
+import {
+  TemplateSyntaxError,
+  artifactPlaceholder,
+  findArtifactRefs,
+  renderValue,
+  type ArtifactRef,
+  type TemplateExpr,
+} from './template.js';
+
+const Ajv = AjvModule as unknown as typeof AjvModule.default;
+
+export interface StageSpec {
+  /** Concrete name: `fim` or, after foreach/matrix, `fim@tic`. */
+  name: string;
+  /** The name as written in the YAML. */
+  family: string;
+  kind: 'builtin' | 'command';
+  /** Built-in type, or 'command'. */
+  type: string;
+  /** Rendered `with:` (artifact references are placeholders until planning). */
+  inputs: Record<string, unknown>;
+  command?: string;
+  /** Command-stage deps, relative to the workspace. */
+  deps: string[];
+  /** Command stage: output name → workspace-relative path. Built-in: output key → path in its output folder. */
+  outs: Record<string, string>;
+  /** Names of outputs that are metrics files. */
+  metrics: string[];
+  /** Concrete stage names that must finish first (explicit `needs:`). */
+  needs: string[];
+  env: Record<string, string>;
+  envFromCaller: string[];
+  resources: ResourceRequest;
+  retries: number;
+  /** Dotted param names this stage's templates read, with their values. */
+  paramsUsed: Record<string, unknown>;
+  refs: ArtifactRef[];
+  /** Built-in inputs that name local files or folders: JSON pointer-ish path → absolute path. */
+  pathInputs: Record<string, string>;
+  worker: boolean;
+  wantsPipeline: boolean;
+  /** Where the stage is written, for error messages. */
+  yamlPath: PathSegment[];
+}
+
+export interface Pipeline {
+  /** Absolute path of the pipeline file. */
+  file: string;
+  /** The workspace: the pipeline file's folder. Command stages run here; relative paths resolve here. */
+  dir: string;
+  source: SourceDocument;
+  params: Params;
+  stages: Map<string, StageSpec>;
+  /** YAML stage name → concrete names. */
+  families: Map<string, string[]>;
+  modules: Map<string, StageModule>;
+}
+
+export interface LoadOptions extends ParamOverrides {
+  registry: StageRegistry;
+}
+
+let pipelineValidator: ValidateFunction | undefined;
+const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+ajv.addKeyword({ keyword: PATH_KEYWORD, schemaType: 'boolean' });
+const stageValidators = new Map<string, ValidateFunction>();
+
+export const PIPELINE_SCHEMA_PATH = join(PACKAGE_ROOT, 'schema', 'fisherflow.schema.json');
+
+function pipelineSchemaValidator(): ValidateFunction {
+  if (!pipelineValidator) pipelineValidator = ajv.compile(JSON.parse(readFileSync(PIPELINE_SCHEMA_PATH, 'utf8')));
+  return pipelineValidator;
+}
+
+interface RawStage {
+  description?: string;
+  uses?: string;
+  with?: Record<string, unknown>;
+  run?: string;
+  deps?: string[];
+  outs?: string[] | Record<string, string>;
+  metrics?: string[];
+  needs?: string[];
+  env?: Record<string, unknown> | string[];
+  resources?: ResourceRequest;
+  retries?: number;
+  foreach?: unknown;
+  matrix?: unknown;
+}
+
+export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pipeline> {
+  const abs = resolve(file);
+  const source = readSourceDocument(abs, file);
+  const locate = source.locate;
+  const raw = source.value;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UserError('a pipeline file must be a map with a `stages:` key', locate([]));
+  }
+  const validate = pipelineSchemaValidator();
+  if (!validate(raw)) throw schemaErrors(validate.errors ?? [], [], source, 'pipeline');
+
+  const doc = raw as { params?: Params; stages: Record<string, RawStage> };
+  const defaults = doc.params ?? {};
+  for (const s of opts.set ?? []) {
+    const [k] = parseSetOption(s);
+    if (!getDotted(defaults, k).found && !opts.paramsFile) {
+      throw new UserError(`--set ${k}: the pipeline declares no param '${k}'${didYouMean(k, Object.keys(flattenKeys(defaults)))}`, locate(['params'], 'key'));
+    }
+  }
+  const params = resolveParams(defaults, opts);
+  const flatParams = Object.keys(flattenKeys(params));
+  const errors: UserError[] = [];
+
+  // Pass 1: the members of each family (foreach/matrix), so references can be checked.
+  const families = new Map<string, Array<{ name: string; item?: unknown; key?: string }>>();
+  for (const [family, st] of Object.entries(doc.stages)) {
+    try {
+      families.set(family, expandFamily(family, st, params, flatParams, source));
+    } catch (e) {
+      if (e instanceof UserError) errors.push(e);
+      else throw e;
+    }
+  }
+  if (errors.length) throw new UserErrors(errors);
+
+  const modules = new Map<string, StageModule>();
+  const stages = new Map<string, StageSpec>();
+  for (const [family, st] of Object.entries(doc.stages)) {
+    const yamlPath: PathSegment[] = ['stages', family];
+    let module: StageModule | undefined;
+    if (st.uses !== undefined && st.run !== undefined) {
+      errors.push(new UserError(`stage '${family}' has both \`uses:\` and \`run:\`; a stage is either a built-in or a command`, locate([...yamlPath, 'run'], 'key')));
+      continue;
+    }
+    if (st.uses === undefined && st.run === undefined) {
+      errors.push(new UserError(`stage '${family}' needs \`uses: TYPE\` (a built-in stage) or \`run: COMMAND\``, locate(yamlPath, 'key')));
+      continue;
+    }
+    if (st.uses !== undefined) {
+      if (!opts.registry.has(st.uses)) {
+        errors.push(new UserError(`unknown stage type '${st.uses}'${didYouMean(st.uses, opts.registry.types())}; built-in types: ${opts.registry.types().join(', ')}`, locate([...yamlPath, 'uses'])));
+        continue;
+      }
+      module = await opts.registry.load(st.uses);
+      modules.set(st.uses, module);
+    } else {
+      for (const k of ['with'] as const) if (st[k] !== undefined) errors.push(new UserError(`\`${k}:\` is for built-in stages; a command stage takes its inputs in \`run:\` and \`deps:\``, locate([...yamlPath, k], 'key')));
+    }
+    for (const member of families.get(family) ?? []) {
+      try {
+        const spec = expandStage(family, member, st, module, params, flatParams, families, source, dirname(abs));
+        stages.set(spec.name, spec);
+      } catch (e) {
+        if (e instanceof UserError) errors.push(e);
+        else throw e;
+      }
+    }
+  }
+  if (errors.length) throw new UserErrors(errors);
+  const familyNames = new Map([...families].map(([f, ms]) => [f, ms.map((m) => m.name)]));
+  checkReferences(stages, familyNames, modules, source);
+  return { file: abs, dir: dirname(abs), source, params, stages, families: familyNames, modules };
+}
+
+function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: SourceDocument, what: string, known?: string[]): UserErrors {
+  const out: UserError[] = [];
+  const seen = new Set<string>();
+  for (const e of errs) {
+    // oneOf/anyOf produce a summary plus each branch's complaint; the summary is enough.
+    if (e.keyword === 'if') continue;
+    const path = [...base, ...e.instancePath.split('/').slice(1).map(decodePointer)];
+    let msg: string;
+    let loc: SourceLocation;
+    if (e.keyword === 'additionalProperties') {
+      const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys(((e.parentSchema as { properties?: object })?.properties ?? {}) as object);
+      msg = `unknown ${what === 'pipeline' ? 'key' : 'input'} '${prop}'${didYouMean(prop, allowed.length ? allowed : known ?? [])}${allowed.length ? `; expected one of: ${allowed.join(', ')}` : ''}`;
+      loc = source.locate([...path, prop], 'key');
+    } else if (e.keyword === 'propertyNames') {
+      const name = String((e.params as { propertyName: string }).propertyName);
+      msg = `invalid stage name '${name}': use letters, digits, '_' and '-' ('@' is reserved for foreach/matrix members)`;
+      loc = source.locate([...path, name], 'key');
+    } else if (e.keyword === 'required') {
+      msg = `missing required ${what === 'pipeline' ? 'key' : 'input'} '${(e.params as { missingProperty: string }).missingProperty}'`;
+      loc = source.locate(path, 'key');
+    } else if (e.keyword === 'enum') {
+      msg = `${describe(path)} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}`;
+      loc = source.locate(path);
+    } else {
+      msg = `${describe(path)} ${e.message ?? 'is invalid'}`;
+      loc = source.locate(path);
+    }
+    const k = `${loc.line}:${loc.column}:${msg}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(new UserError(msg, loc));
+  }
+  // A oneOf failure repeats itself per branch; keep the most specific messages (first per location).
+  const byLoc = new Map<string, UserError>();
+  for (const e of out) {
+    const k = `${e.location?.line}:${e.location?.column}`;
+    const prev = byLoc.get(k);
+    if (!prev || (/must match exactly one schema/.test(prev.message) && !/must match exactly one schema/.test(e.message))) byLoc.set(k, e);
+  }
+  return new UserErrors([...byLoc.values()]);
+}
+
+function decodePointer(s: string): PathSegment {
+  const d = s.replace(/~1/g, '/').replace(/~0/g, '~');
+  return /^\d+$/.test(d) ? Number(d) : d;
+}
+
+function describe(path: PathSegment[]): string {
+  if (path.length === 0) return 'the file';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function variantLabel(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return v.map(variantLabel).join('-');
+  const o = v as Record<string, unknown>;
+  for (const k of ['name', 'id', 'key']) if (o[k] !== undefined && typeof o[k] !== 'object') return String(o[k]);
+  const firstScalar = Object.values(o).find((x) => x === null || typeof x !== 'object');
+  return firstScalar === undefined ? JSON.stringify(v) : String(firstScalar);
+}
+
+function paramEvaluator(params: Params, flatParams: string[], used: Record<string, unknown> | undefined, loc: () => SourceLocation) {
+  return (expr: TemplateExpr): unknown => {
+    const names = expr.segments.map((s) => (s.kind === 'expr' ? null : s.value));
+    if (names[0] !== 'params') throw new UserError(`'${expr.text}' is not available here: only params can be used in foreach/matrix`, loc());
+    if (names.includes(null)) throw new UserError(`'${expr.text}': computed segments are not allowed in params references`, loc());
+    const key = names.slice(1).join('.');
+    const got = getDotted(params, key);
+    if (!got.found) throw new UserError(`unknown param '${key}'${didYouMean(key, flatParams)}`, loc());
+    if (used) used[key] = got.value;
+    return got.value;
+  };
+}
+
+function expandFamily(family: string, st: RawStage, params: Params, flatParams: string[], source: SourceDocument): Array<{ name: string; item?: unknown; key?: string }> {
+  const base: PathSegment[] = ['stages', family];
+  if (st.foreach !== undefined && st.matrix !== undefined) {
+    throw new UserError(`stage '${family}' has both foreach and matrix; use one`, source.locate([...base, 'matrix'], 'key'));
+  }
+  const render = (v: unknown, key: string) => {
+    try {
+      return renderValue(v, paramEvaluator(params, flatParams, undefined, () => source.locate([...base, key])));
+    } catch (e) {
+      if (e instanceof TemplateSyntaxError) throw new UserError(e.message, source.locate([...base, key]));
+      throw e;
+    }
+  };
+  const members: Array<{ name: string; item?: unknown; key?: string }> = [];
+  if (st.foreach !== undefined) {
+    const values = render(st.foreach, 'foreach');
+    if (Array.isArray(values)) {
+      for (const v of values) members.push({ name: `${family}@${variantLabel(v)}`, item: v });
+    } else if (values && typeof values === 'object') {
+      for (const [k, v] of Object.entries(values)) members.push({ name: `${family}@${k}`, item: v, key: k });
+    } else {
+      throw new UserError(`foreach must be a list or a map (got ${JSON.stringify(values)})`, source.locate([...base, 'foreach']));
+    }
+  } else if (st.matrix !== undefined) {
+    const axes = render(st.matrix, 'matrix');
+    if (!axes || typeof axes !== 'object' || Array.isArray(axes)) throw new UserError('matrix must be a map of axis name → list of values', source.locate([...base, 'matrix']));
+    let combos: Array<Record<string, unknown>> = [{}];
+    for (const [axis, vals] of Object.entries(axes as Record<string, unknown>)) {
+      if (!Array.isArray(vals) || vals.length === 0) throw new UserError(`matrix axis '${axis}' must be a non-empty list`, source.locate([...base, 'matrix', axis]));
+      combos = combos.flatMap((c) => vals.map((v) => ({ ...c, [axis]: v })));
+    }
+    for (const c of combos) members.push({ name: `${family}@${Object.values(c).map(variantLabel).join(',')}`, item: c });
+  } else {
+    members.push({ name: family });
+  }
+  const seen = new Set<string>();
+  for (const m of members) {
+    if (seen.has(m.name)) throw new UserError(`foreach/matrix of '${family}' yields the name '${m.name}' twice; give items distinct values (or a 'name' field)`, source.locate([...base, st.foreach !== undefined ? 'foreach' : 'matrix']));
+    seen.add(m.name);
+  }
+  return members;
+}
+
+function expandStage(
+  family: string,
+  member: { name: string; item?: unknown; key?: string },
+  st: RawStage,
+  module: StageModule | undefined,
+  params: Params,
+  flatParams: string[],
+  families: Map<string, Array<{ name: string; item?: unknown; key?: string }>>,
+  source: SourceDocument,
+  workspace: string,
+): StageSpec {
+  const base: PathSegment[] = ['stages', family];
+  const paramsUsed: Record<string, unknown> = {};
+  const evalParams = paramEvaluator(params, flatParams, paramsUsed, () => source.locate(base));
+  const allNames = [...families.values()].flatMap((ms) => ms.map((m) => m.name));
+
+  const evaluate = (expr: TemplateExpr, path: PathSegment[]): unknown => {
+    const loc = () => source.locate([...base, ...path]);
+    const segs = expr.segments;
+    const head = segs[0].kind === 'name' ? segs[0].value : '';
+    const evalSub = (e: TemplateExpr) => evaluate(e, path);
+    const segValue = (i: number): string => {
+      const s = segs[i];
+      if (!s) throw new UserError(`'${expr.text}' is incomplete`, loc());
+      if (s.kind === 'name' || s.kind === 'literal') return s.value;
+      const v = evalSub(s.expr);
+      if (v !== null && typeof v === 'object') throw new UserError(`'${expr.text}': an index must be a plain value, got ${JSON.stringify(v)}`, loc());
+      return variantLabel(v);
+    };
+    switch (head) {
+      case 'params':
+        return evalParams(expr);
+      case 'item':
+      case 'key': {
+        if (member.item === undefined) throw new UserError(`'${expr.text}' is only defined inside a stage with foreach or matrix`, loc());
+        let cur: unknown = head === 'key' ? member.key : member.item;
+        if (head === 'key' && cur === undefined) throw new UserError(`'key' is defined only for foreach over a map`, loc());
+        for (let i = 1; i < segs.length; i++) {
+          const k = segValue(i);
+          if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, k)) {
+            const avail = cur && typeof cur === 'object' ? Object.keys(cur) : [];
+            throw new UserError(`'${expr.text}': the item has no field '${k}'${didYouMean(k, avail)}`, loc());
+          }
+          cur = (cur as Record<string, unknown>)[k];
+        }
+        return cur;
+      }
+      case 'stages': {
+        let i = 1;
+        let target = segValue(i++);
+        // Family indexing: stages.train[item] → train@<item>; matrix: several brackets.
+        const idx: string[] = [];
+        while (segs[i] && segs[i].kind !== 'name') idx.push(segValue(i++));
+        if (idx.length) target = `${target}@${idx.join(',')}`;
+        if (segValue(i) !== 'outputs') throw new UserError(`'${expr.text}': expected stages.NAME.outputs.KEY`, loc());
+        const output = segValue(i + 1);
+        if (segs.length > i + 2) throw new UserError(`'${expr.text}': expected stages.NAME.outputs.KEY (nothing after KEY)`, loc());
+        const fam = families.get(target);
+        if (fam && fam.length > 1 || (fam && fam[0].name !== target)) {
+          // A whole family: a map member-suffix → artifact.
+          const out: Record<string, string> = {};
+          for (const m of fam) out[m.name.slice(target.length + 1)] = artifactPlaceholder({ stage: m.name, output });
+          return out;
+        }
+        if (!allNames.includes(target)) {
+          throw new UserError(`'${expr.text}' refers to an unknown stage '${target}'${didYouMean(target, allNames)}`, loc());
+        }
+        if (target === member.name) throw new UserError(`'${expr.text}': a stage cannot use its own outputs`, loc());
+        return artifactPlaceholder({ stage: target, output });
+      }
+      default:
+        throw new UserError(`unknown name '${head}' in '\${{ ${expr.text} }}'; expected params, item, key or stages`, loc());
+    }
+  };
+
+  const render = <T>(v: T, key: string): T => {
+    try {
+      return renderValue(v, (e, p) => evaluate(e, [key, ...p])) as T;
+    } catch (e) {
+      if (e instanceof TemplateSyntaxError) throw new UserError(`bad template: ${e.message}`, source.locate([...base, key]));
+      throw e;
+    }
+  };
+
+  const inputs = (render(st.with ?? {}, 'with') ?? {}) as Record<string, unknown>;
+  const command = st.run !== undefined ? String(render(st.run, 'run')) : undefined;
+  const deps = (render(st.deps ?? [], 'deps') as unknown[]).map(String);
+  const rawOuts = render(st.outs ?? [], 'outs') as string[] | Record<string, string>;
+  const needsRaw = (render(st.needs ?? [], 'needs') as unknown[]).map(String);
+  const envRaw = render(st.env ?? {}, 'env');
+  const metricsRaw = (render(st.metrics ?? [], 'metrics') as unknown[]).map(String);
+
+  const env: Record<string, string> = {};
+  const envFromCaller: string[] = [];
+  if (Array.isArray(envRaw)) envFromCaller.push(...envRaw.map(String));
+  else for (const [k, v] of Object.entries(envRaw as Record<string, unknown>)) env[k] = String(v);
+
+  const needs: string[] = [];
+  needsRaw.forEach((n, i) => {
+    const fam = families.get(n);
+    if (fam) needs.push(...fam.map((m) => m.name));
+    else if (allNames.includes(n)) needs.push(n);
+    else throw new UserError(`needs: unknown stage '${n}'${didYouMean(n, [...families.keys(), ...allNames])}`, source.locate([...base, 'needs', i]));
+  });
+
+  let outs: Record<string, string> = {};
+  const metrics: string[] = [];
+  const pathInputs: Record<string, string> = {};
+  let resources: ResourceRequest = { ...(module?.resources ?? {}), ...(st.resources ?? {}) };
+  if (module) {
+    const validator = stageValidator(module);
+    if (!validator(inputs)) throw schemaErrors(validator.errors ?? [], [...base, 'with'], source, 'stage');
+    const problems = module.check?.(inputs) ?? [];
+    if (problems.length) throw new UserErrors(problems.map((p) => new UserError(`stage '${member.name}' (${module.type}): ${p}`, source.locate([...base, 'with']))));
+    for (const [k, spec] of Object.entries(module.outputs(inputs))) {
+      outs[k] = spec.path;
+      if (spec.metrics) metrics.push(k);
+    }
+    collectPathInputs(inputs, module.inputSchema, [], (p, value) => {
+      if (findArtifactRefs(value).length) return;
+      const absPath = isAbsolute(value) ? value : resolve(workspace, value);
+      pathInputs[p.join('.')] = absPath;
+    });
+    for (const m of metricsRaw) {
+      if (outs[m] !== undefined) metrics.push(m);
+      else {
+        const k = Object.entries(outs).find(([, p]) => p === m)?.[0];
+        if (!k) throw new UserError(`metrics: '${m}' is not an output of stage type '${module.type}' (outputs: ${Object.keys(outs).join(', ')})`, source.locate([...base, 'metrics']));
+        metrics.push(k);
+      }
+    }
+  } else {
+    outs = Array.isArray(rawOuts) ? Object.fromEntries(rawOuts.map((p) => [p, p])) : { ...rawOuts };
+    for (const m of metricsRaw) {
+      const k = Object.entries(outs).find(([name, p]) => p === m || name === m)?.[0];
+      if (k) metrics.push(k);
+      else {
+        outs[m] = m;
+        metrics.push(m);
+      }
+    }
+    for (const [name, p] of Object.entries(outs)) {
+      if (isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+        throw new UserError(`outs: '${p}' must be a path inside the workspace (relative, without '..')`, source.locate([...base, 'outs']));
+      }
+      outs[name] = p.replace(/\/+$/, '');
+    }
+  }
+  if (st.resources === undefined && module === undefined) resources = {};
+
+  const refs = findArtifactRefs([inputs, command, deps, env]);
+  return {
+    name: member.name,
+    family,
+    kind: module ? 'builtin' : 'command',
+    type: module ? module.type : 'command',
+    inputs,
+    command,
+    deps,
+    outs,
+    metrics,
+    needs,
+    env,
+    envFromCaller,
+    resources,
+    retries: st.retries ?? 0,
+    paramsUsed,
+    refs,
+    pathInputs,
+    worker: Boolean(module?.worker),
+    wantsPipeline: Boolean(module?.wantsPipeline),
+    yamlPath: base,
+  };
+}
+
+function stageValidator(module: StageModule): ValidateFunction {
+  let v = stageValidators.get(module.type);
+  if (!v) {
+    v = ajv.compile({ ...module.inputSchema, $id: undefined });
+    stageValidators.set(module.type, v);
+  }
+  return v;
+}
+
+/** Walk a value alongside its schema and report every string at a node marked PATH_KEYWORD. */
+export function collectPathInputs(value: unknown, schema: unknown, path: string[], onPath: (path: string[], value: string) => void): void {
+  if (!schema || typeof schema !== 'object') return;
+  const s = schema as Record<string, unknown>;
+  if (s[PATH_KEYWORD] === true) {
+    if (typeof value === 'string') onPath(path, value);
+    else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && onPath([...path, String(i)], v));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) if (typeof v === 'string') onPath([...path, k], v);
+    return;
+  }
+  for (const key of ['oneOf', 'anyOf', 'allOf'] as const) {
+    if (Array.isArray(s[key])) for (const sub of s[key] as unknown[]) collectPathInputs(value, sub, path, onPath);
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => collectPathInputs(v, s.items, [...path, String(i)], onPath));
+    return;
+  }
+  if (value && typeof value === 'object') {
+    const props = (s.properties ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(value)) {
+      const sub = props[k] ?? s.additionalProperties;
+      collectPathInputs(v, sub, [...path, k], onPath);
+    }
+  }
+}
+
+function checkReferences(stages: Map<string, StageSpec>, families: Map<string, string[]>, modules: Map<string, StageModule>, source: SourceDocument): void {
+  const errors: UserError[] = [];
+  for (const st of stages.values()) {
+    for (const ref of st.refs) {
+      const target = stages.get(ref.stage);
+      if (!target) {
+        errors.push(new UserError(`stage '${st.name}' refers to unknown stage '${ref.stage}'`, source.locate(st.yamlPath, 'key')));
+        continue;
+      }
+      if (!(ref.output in target.outs)) {
+        const kinds = Object.keys(target.outs);
+        errors.push(
+          new UserError(
+            `stage '${st.name}' uses stages.${ref.stage}.outputs.${ref.output}, but '${ref.stage}' has no output '${ref.output}'${didYouMean(ref.output, kinds)}; its outputs: ${kinds.join(', ') || '(none)'}`,
+            source.locate(st.yamlPath, 'key'),
+          ),
+        );
+      }
+    }
+  }
+  void families;
+  void modules;
+  if (errors.length) throw new UserErrors(errors);
+}

@@ -1,0 +1,226 @@
+// Stage keys and staleness. A key hashes everything that can change a stage's result: its type
+// and code version (or command), resolved inputs and params, the content of every local file
+// it reads, the content of every upstream artifact it reads, and the env vars it declares.
+// Planning never runs anything; it only hashes (skipping unchanged files via the stat cache).
+import { existsSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { canonicalJson, hashPath, sha256 } from '../cache/hash.js';
+import type { RunRecord } from '../cache/store.js';
+import type { LockStage } from '../cache/lockfile.js';
+import { UserError } from '../pipeline/errors.js';
+import type { StageSpec } from '../pipeline/load.js';
+import { describeRef, substituteArtifactRefs } from '../pipeline/template.js';
+import { flattenKeys } from '../pipeline/params.js';
+import type { Workspace } from './workspace.js';
+
+/** Bump when the meaning of a key changes, so old results are not reused. */
+const KEY_VERSION = 1;
+
+export interface KeyMaterial {
+  key: string;
+  lock: LockStage;
+}
+
+export type UpstreamLookup = (stage: string) => RunRecord | undefined;
+
+/**
+ * The stage's key, or the list of upstream stages whose results are not known yet (they are
+ * stale and will run first).
+ */
+export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLookup): KeyMaterial | { waitingFor: string[] } {
+  const waiting = new Set<string>();
+  const upstreamHashes: Record<string, string> = {};
+  for (const ref of spec.refs) {
+    const rec = upstream(ref.stage);
+    if (!rec) waiting.add(ref.stage);
+    else upstreamHashes[`${ref.stage}.outputs.${ref.output}`] = rec.outputs[ref.output]?.hash ?? 'missing';
+  }
+  const deps: Record<string, string> = {};
+  const produced = ws.dag.producedDeps.get(spec.name) ?? new Map();
+  spec.deps.forEach((dep, i) => {
+    const norm = dep.replace(/^\.\//, '').replace(/\/+$/, '');
+    const p = produced.get(norm);
+    if (p) {
+      const rec = upstream(p.stage);
+      if (!rec) waiting.add(p.stage);
+      else upstreamHashes[`${p.stage}.outputs.${p.output}${p.sub ? `/${p.sub}` : ''}`] = rec.outputs[p.output]?.hash ?? 'missing';
+      return;
+    }
+    const abs = join(ws.pipeline.dir, norm);
+    if (!existsSync(abs)) {
+      throw new UserError(`stage '${spec.name}': dep '${dep}' does not exist (and no stage produces it)`, ws.pipeline.source.locate([...spec.yamlPath, 'deps', i]));
+    }
+    deps[norm] = hashPath(abs, ws.statCache).hash;
+  });
+  for (const [inputPath, abs] of Object.entries(spec.pathInputs)) {
+    if (!existsSync(abs)) {
+      throw new UserError(`stage '${spec.name}': input '${inputPath}' names ${abs}, which does not exist`, ws.pipeline.source.locate([...spec.yamlPath, 'with', ...inputPath.split('.')]));
+    }
+    deps[relative(ws.pipeline.dir, abs) || '.'] = hashPath(abs, ws.statCache).hash;
+  }
+  for (const n of spec.needs) if (!upstream(n)) waiting.add(n);
+  if (waiting.size) return { waitingFor: [...waiting] };
+
+  const env: Record<string, string> = { ...spec.env };
+  for (const name of spec.envFromCaller) env[name] = process.env[name] ?? '';
+  const code = spec.kind === 'builtin' ? ws.registry.implementationHash(spec.type) : undefined;
+  // Inputs as the user reads them in the lock file: references spelled out.
+  const inputs = substituteArtifactRefs(spec.inputs, describeRef) as Record<string, unknown>;
+  const command = spec.command !== undefined ? (substituteArtifactRefs(spec.command, describeRef) as string) : undefined;
+  const keyed = {
+    v: KEY_VERSION,
+    type: spec.type,
+    code,
+    cmd: command,
+    inputs,
+    deps,
+    upstream: upstreamHashes,
+    env,
+    outs: spec.outs,
+  };
+  const key = sha256(canonicalJson(keyed));
+  const lock: LockStage = {
+    key,
+    type: spec.type,
+    ...(code ? { code } : {}),
+    ...(command !== undefined ? { cmd: command } : {}),
+    ...(Object.keys(spec.paramsUsed).length ? { params: spec.paramsUsed } : {}),
+    ...(Object.keys(inputs).length ? { inputs } : {}),
+    ...(Object.keys(deps).length ? { deps } : {}),
+    ...(Object.keys(upstreamHashes).length ? { upstream: upstreamHashes } : {}),
+    ...(Object.keys(env).length ? { env } : {}),
+    outs: {},
+    ...(spec.metrics.length ? { metrics: spec.metrics } : {}),
+  };
+  return { key, lock };
+}
+
+export type StageStatus = 'up-to-date' | 'stale';
+
+export interface StagePlan {
+  name: string;
+  status: StageStatus;
+  /** null when an upstream stage must run first. */
+  key: string | null;
+  reasons: string[];
+  record?: RunRecord;
+  lock?: LockStage;
+}
+
+export interface PlanOptions {
+  /** true: force every stage; a list: force these (and so their dependents rerun). */
+  force?: boolean | string[];
+}
+
+function fmt(v: unknown): string {
+  if (v === undefined) return '(unset)';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** Why a stage differs from what the lock file says ran last. */
+export function explainChange(prev: LockStage | undefined, cur: LockStage | undefined, spec: StageSpec, waitingFor: string[]): string[] {
+  const reasons: string[] = [];
+  for (const w of waitingFor) reasons.push(`upstream stage '${w}' will rerun`);
+  if (!prev) {
+    reasons.push('never ran');
+    return reasons;
+  }
+  if (prev.type !== spec.type) reasons.push(`stage type changed from ${prev.type} to ${spec.type}`);
+  if (cur) {
+    if (prev.code && cur.code && prev.code !== cur.code) reasons.push(`stage code changed (${spec.type} ${prev.code.slice(0, 8)} → ${cur.code.slice(0, 8)})`);
+    if ((prev.cmd ?? '') !== (cur.cmd ?? '')) reasons.push(`command changed from '${prev.cmd ?? ''}' to '${cur.cmd ?? ''}'`);
+  }
+  const pp = prev.params ?? {};
+  const cp = spec.paramsUsed;
+  let paramChanged = false;
+  for (const k of new Set([...Object.keys(pp), ...Object.keys(cp)])) {
+    if (canonicalJson(pp[k]) !== canonicalJson(cp[k])) {
+      reasons.push(`param ${k} changed from ${fmt(pp[k])} to ${fmt(cp[k])}`);
+      paramChanged = true;
+    }
+  }
+  if (cur && !paramChanged) {
+    const a = flattenKeys(prev.inputs ?? {});
+    const b = flattenKeys(cur.inputs ?? {});
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (canonicalJson(a[k]) !== canonicalJson(b[k])) reasons.push(`input ${k} changed from ${fmt(a[k])} to ${fmt(b[k])}`);
+    }
+  }
+  if (cur) {
+    const pd = prev.deps ?? {};
+    const cd = cur.deps ?? {};
+    for (const k of new Set([...Object.keys(pd), ...Object.keys(cd)])) {
+      if (!(k in pd)) reasons.push(`new dep ${k}`);
+      else if (!(k in cd)) reasons.push(`dep ${k} removed`);
+      else if (pd[k] !== cd[k]) reasons.push(`dep ${k} changed`);
+    }
+    const pu = prev.upstream ?? {};
+    const cu = cur.upstream ?? {};
+    for (const k of new Set([...Object.keys(pu), ...Object.keys(cu)])) {
+      if (pu[k] !== cu[k]) reasons.push(k in pu ? (k in cu ? `upstream output ${k} changed` : `no longer reads ${k}`) : `now reads ${k}`);
+    }
+    const pe = prev.env ?? {};
+    const ce = cur.env ?? {};
+    for (const k of new Set([...Object.keys(pe), ...Object.keys(ce)])) {
+      if (pe[k] !== ce[k]) reasons.push(`env ${k} changed from ${fmt(pe[k])} to ${fmt(ce[k])}`);
+    }
+    if (reasons.length === 0 && prev.key !== cur.key) reasons.push('stage definition changed');
+  }
+  return reasons;
+}
+
+/** Plan every stage in DAG order, as if upstream stale stages will produce new results. */
+export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string, StagePlan> {
+  const plans = new Map<string, StagePlan>();
+  const forced = (name: string) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(name));
+  const upstream: UpstreamLookup = (name) => {
+    const p = plans.get(name);
+    return p && p.status === 'up-to-date' ? p.record : undefined;
+  };
+  for (const name of ws.dag.order) {
+    const spec = ws.pipeline.stages.get(name)!;
+    const prev = ws.previousLock?.stages[name];
+    const km = computeKey(ws, spec, upstream);
+    if ('waitingFor' in km) {
+      plans.set(name, { name, status: 'stale', key: null, reasons: explainChange(prev, undefined, spec, km.waitingFor) });
+      continue;
+    }
+    if (forced(name)) {
+      plans.set(name, { name, status: 'stale', key: km.key, reasons: ['forced (--force)'], lock: km.lock });
+      continue;
+    }
+    const record = ws.store.readRecord(km.key);
+    const damage = record ? ws.store.verify(record) : null;
+    if (record && !damage) {
+      plans.set(name, { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock });
+      continue;
+    }
+    let reasons: string[];
+    if (prev && prev.key === km.key) reasons = [record ? `${damage}; it will be recomputed` : 'its result is missing from the store'];
+    else reasons = explainChange(prev, km.lock, spec, []);
+    if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = ['stage definition changed'];
+    plans.set(name, { name, status: 'stale', key: km.key, reasons, lock: km.lock });
+  }
+  return plans;
+}
+
+/** Workspace outputs of a cached command stage that are missing or differ from the store. */
+export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunRecord): string[] {
+  if (spec.kind !== 'command') return [];
+  const out: string[] = [];
+  for (const [name, rel] of Object.entries(spec.outs)) {
+    const abs = join(ws.pipeline.dir, rel);
+    const want = record.outputs[name]?.hash;
+    if (!existsSync(abs)) {
+      out.push(name);
+      continue;
+    }
+    try {
+      statSync(abs);
+      if (hashPath(abs, ws.statCache).hash !== want) out.push(name);
+    } catch {
+      out.push(name);
+    }
+  }
+  return out;
+}

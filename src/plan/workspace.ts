@@ -1,0 +1,70 @@
+// Everything a command needs about one pipeline: the parsed pipeline, its DAG, the store, the
+// stat cache and the previous lock file. Loading is pure apart from reading files.
+import { existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { loadPipeline, type Pipeline } from '../pipeline/load.js';
+import { buildDag, type Dag } from '../graph/dag.js';
+import { ContentStore } from '../cache/store.js';
+import { StatCache } from '../cache/hash.js';
+import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
+import { StageRegistry } from '../stage/registry.js';
+import { UserError } from '../pipeline/errors.js';
+
+export interface Workspace {
+  pipeline: Pipeline;
+  dag: Dag;
+  /** The project root: the nearest folder above the pipeline with `.git`, else the pipeline's folder. */
+  root: string;
+  store: ContentStore;
+  statCache: StatCache;
+  lockPath: string;
+  previousLock?: LockFile;
+  registry: StageRegistry;
+  /** The pipeline path as the user should see it (relative to the root). */
+  label: string;
+}
+
+export interface WorkspaceOptions {
+  set?: string[];
+  paramsFile?: string;
+  store?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function projectRoot(start: string): string {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return resolve(start);
+    dir = up;
+  }
+}
+
+export function defaultPipelineFile(cwd = process.cwd()): string {
+  for (const name of ['fisherflow.yaml', 'fisherflow.yml']) if (existsSync(join(cwd, name))) return join(cwd, name);
+  throw new UserError(`no pipeline given and no fisherflow.yaml in ${cwd}`);
+}
+
+export async function openWorkspace(file: string | undefined, opts: WorkspaceOptions = {}): Promise<Workspace> {
+  const env = opts.env ?? process.env;
+  const pipelineFile = resolve(file ?? defaultPipelineFile());
+  if (!existsSync(pipelineFile)) throw new UserError(`pipeline file not found: ${file}`);
+  const registry = StageRegistry.fromEnvironment(env);
+  const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile });
+  const dag = buildDag(pipeline);
+  const root = projectRoot(pipeline.dir);
+  const storeRoot = resolve(opts.store ?? env.FISHERFLOW_STORE ?? join(root, 'artifacts'));
+  const lockPath = lockPathFor(pipelineFile);
+  return {
+    pipeline,
+    dag,
+    root,
+    store: new ContentStore(storeRoot),
+    statCache: new StatCache(join(root, '.fisherflow', 'stat-cache.json')),
+    lockPath,
+    previousLock: readLock(lockPath),
+    registry,
+    label: relative(process.cwd(), pipelineFile) || pipelineFile,
+  };
+}

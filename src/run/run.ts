@@ -1,0 +1,377 @@
+// The run loop: plan, then start each stale stage as soon as its upstream stages are done,
+// within the resource pool (CPU slots, per-device GPU queues), and commit each result to the
+// store as it completes. A downstream key is recomputed from its upstream's actual outputs, so an
+// upstream rerun that reproduces the same bytes leaves its dependents cached.
+import { existsSync, rmSync, mkdirSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import PQueue from 'p-queue';
+import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
+import { writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
+import { WorkspaceLock } from '../cache/workspace-lock.js';
+import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
+import { substituteArtifactRefs } from '../pipeline/template.js';
+import { computeKey, outputsToRestore, planPipeline, type StagePlan } from '../plan/plan.js';
+import type { Workspace } from '../plan/workspace.js';
+import { ResourcePool } from '../schedule/resources.js';
+import { parseMemory, deviceEnv, type GpuDevice } from '../schedule/devices.js';
+import { runCommand } from '../exec/run-command.js';
+import { runBuiltin } from '../exec/run-builtin.js';
+import { StageRunError, describeExit } from '../exec/errors.js';
+import { logTail } from '../exec/log-file.js';
+import type { PipelineSnapshot } from '../stage/api.js';
+import { UserError, UserErrors } from '../pipeline/errors.js';
+import type { RunEventSink, StageOutcome } from './events.js';
+import { pipelineSnapshot } from './snapshot.js';
+
+export interface RunOptions {
+  force?: boolean | string[];
+  dryRun?: boolean;
+  jobs?: number;
+  keepGoing?: boolean;
+  gpus?: GpuDevice[];
+  jobsPerGpu?: number;
+  signal?: AbortSignal;
+  emit?: RunEventSink;
+  /** Run built-in worker stages in this process (tests, exec-stage). */
+  inProcess?: boolean;
+}
+
+export interface StageResult {
+  name: string;
+  status: StageOutcome;
+  key: string | null;
+  seconds: number;
+  error?: string;
+  reasons?: string[];
+}
+
+export interface RunResult {
+  stages: StageResult[];
+  ok: boolean;
+  interrupted: boolean;
+  lockWritten: boolean;
+}
+
+/** Replace `${{ stages.X.outputs.Y }}` placeholders by real paths. */
+export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<string, RunRecord>, forCommand: boolean): { inputs: Record<string, unknown>; command?: string } {
+  const pathOf = (ref: { stage: string; output: string }): string => {
+    const up = ws.pipeline.stages.get(ref.stage)!;
+    const rec = records.get(ref.stage)!;
+    // Command stages read upstream command outputs where they live in the workspace.
+    if (forCommand && up.kind === 'command') return up.outs[ref.output];
+    return ws.store.outputPath(rec, ref.output);
+  };
+  const inputs = substituteArtifactRefs(spec.inputs, pathOf) as Record<string, unknown>;
+  if (spec.kind === 'builtin') {
+    const mod = ws.pipeline.modules.get(spec.type)!;
+    collectPathInputs(inputs, mod.inputSchema, [], (path, value) => {
+      if (isAbsolute(value)) return;
+      setAt(inputs, path, join(ws.pipeline.dir, value));
+    });
+  }
+  const command = spec.command !== undefined ? (substituteArtifactRefs(spec.command, pathOf) as string) : undefined;
+  return { inputs, command };
+}
+
+function setAt(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur: Record<string, unknown> = obj;
+  for (const p of path.slice(0, -1)) cur = cur[p] as Record<string, unknown>;
+  cur[path[path.length - 1]] = value;
+}
+
+export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise<RunResult> {
+  const emit = opts.emit ?? (() => {});
+  const t0 = performance.now();
+  const plans = planPipeline(ws, { force: opts.force });
+  emit({
+    type: 'plan',
+    stages: ws.dag.order.map((n) => {
+      const p = plans.get(n)!;
+      return { name: n, status: p.status === 'up-to-date' ? 'cached' : 'stale', reasons: p.reasons };
+    }),
+  });
+
+  const pool = new ResourcePool({ cpuSlots: opts.jobs ?? availableParallelism(), devices: opts.gpus ?? [], jobsPerGpu: opts.jobsPerGpu });
+  // Requests that can never be met fail before anything runs.
+  const impossible: UserError[] = [];
+  for (const n of ws.dag.order) {
+    if (plans.get(n)!.status === 'up-to-date') continue;
+    const msg = pool.check(resourceNeed(ws.pipeline.stages.get(n)!));
+    if (msg) impossible.push(new UserError(msg, ws.pipeline.source.locate([...ws.pipeline.stages.get(n)!.yamlPath, 'resources'])));
+  }
+  if (impossible.length) throw new UserErrors(impossible);
+
+  if (opts.dryRun) {
+    return {
+      ok: true,
+      interrupted: false,
+      lockWritten: false,
+      stages: ws.dag.order.map((n) => {
+        const p = plans.get(n)!;
+        return { name: n, status: p.status === 'up-to-date' ? 'cached' : 'skipped', key: p.key, seconds: 0, reasons: p.reasons };
+      }),
+    };
+  }
+
+  const wsLock = new WorkspaceLock(join(ws.root, '.fisherflow', 'run.lock'));
+  wsLock.acquire(`fisherflow run ${ws.label}`, (m) => emit({ type: 'note', message: m }));
+  try {
+    return await execute(ws, plans, pool, opts, emit, t0);
+  } finally {
+    ws.statCache.save();
+    wsLock.release();
+  }
+}
+
+function resourceNeed(spec: StageSpec) {
+  const r = spec.resources;
+  return { stage: spec.name, cpu: r.cpu ?? 1, gpu: r.gpu ?? 0, gpuMemoryMiB: r.gpu_memory ? parseMemory(r.gpu_memory) : undefined };
+}
+
+async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
+  const { pipeline, dag, store } = ws;
+  const records = new Map<string, RunRecord>();
+  const lockEntries = new Map<string, LockStage>();
+  const results = new Map<string, StageResult>();
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let stopLaunching = false;
+  let interrupted = false;
+  const forcedSet = new Set(opts.force === true ? dag.order : Array.isArray(opts.force) ? opts.force : []);
+  const snapshotBase = pipelineSnapshot(ws, plans);
+
+  // Longest path to a sink first: keeps the critical path moving.
+  const depth = new Map<string, number>();
+  for (const n of [...dag.order].reverse()) depth.set(n, 1 + Math.max(0, ...[...dag.downstream.get(n)!].map((d) => depth.get(d)!)));
+  const queue = new PQueue({ concurrency: Math.max(1, pool.cpuSlots + (opts.gpus?.length ?? 0) * Math.max(1, opts.jobsPerGpu ?? 1)) });
+
+  const remaining = new Map(dag.order.map((n) => [n, dag.upstream.get(n)!.size]));
+  let resolveDone!: () => void;
+  const allDone = new Promise<void>((r) => (resolveDone = r));
+  let finished = 0;
+
+  const finish = (name: string, r: StageResult) => {
+    results.set(name, r);
+    finished++;
+    if (r.status === 'ran' || r.status === 'cached') {
+      for (const d of dag.downstream.get(name)!) {
+        const k = remaining.get(d)! - 1;
+        remaining.set(d, k);
+        if (k === 0) schedule(d);
+      }
+    } else {
+      // Everything downstream of a failed or skipped stage is skipped.
+      for (const d of dag.downstream.get(name)!) if (!results.has(d) && !skipping.has(d)) skipStage(d, `upstream stage '${name}' ${r.status}`);
+    }
+    if (finished === dag.order.length) resolveDone();
+  };
+  const skipping = new Set<string>();
+  const skipStage = (name: string, why: string) => {
+    skipping.add(name);
+    emit({ type: 'end', stage: name, status: 'skipped', seconds: 0, error: why });
+    finish(name, { name, status: 'skipped', key: null, seconds: 0, error: why });
+  };
+
+  const schedule = (name: string) => {
+    if (stopLaunching) {
+      skipStage(name, interrupted ? 'run interrupted' : 'run stopped after a failure');
+      return;
+    }
+    const spec = pipeline.stages.get(name)!;
+    const km = computeKey(ws, spec, (n) => records.get(n));
+    if ('waitingFor' in km) throw new Error(`internal: ${name} scheduled before ${km.waitingFor.join(', ')}`);
+    const prevPlan = plans.get(name)!;
+    if (!forcedSet.has(name)) {
+      const rec = store.readRecord(km.key);
+      if (rec && !store.verify(rec)) {
+        try {
+          for (const out of outputsToRestore(ws, spec, rec)) {
+            const dest = join(pipeline.dir, spec.outs[out]);
+            makeWritable(dest);
+            copyPath(store.outputPath(rec, out), dest);
+            ws.statCache.forget(dest);
+            emit({ type: 'note', stage: name, message: `restored ${spec.outs[out]} from the store` });
+          }
+        } catch (e) {
+          emit({ type: 'note', stage: name, message: `could not restore outputs: ${(e as Error).message}` });
+        }
+        records.set(name, rec);
+        lockEntries.set(name, withOuts(km.lock, rec));
+        emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
+        finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
+        return;
+      }
+    }
+    void queue.add(() => runOne(name, spec, km.key, km.lock, prevPlan.reasons), { priority: depth.get(name) });
+  };
+
+  const runOne = async (name: string, spec: StageSpec, key: string, lock: LockStage, reasons: string[]) => {
+    if (stopLaunching) {
+      skipStage(name, interrupted ? 'run interrupted' : 'run stopped after a failure');
+      return;
+    }
+    let lease;
+    try {
+      lease = await pool.acquire(resourceNeed(spec), abort.signal);
+    } catch (e) {
+      const msg = abort.signal.aborted ? 'run interrupted' : (e as Error).message;
+      emit({ type: 'end', stage: name, status: abort.signal.aborted ? 'skipped' : 'failed', seconds: 0, error: msg });
+      finish(name, { name, status: abort.signal.aborted ? 'skipped' : 'failed', key, seconds: 0, error: msg });
+      return;
+    }
+    const started = performance.now();
+    const logFile = store.logPath(key);
+    rmSync(logFile, { force: true });
+    let lastError: string | undefined;
+    let tail: string[] | undefined;
+    try {
+      for (let attempt = 0; attempt <= spec.retries; attempt++) {
+        if (abort.signal.aborted) break;
+        emit({ type: 'start', stage: name, gpus: lease.gpus, attempt: attempt + 1 });
+        const staging = store.staging(name);
+        try {
+          const rec = await attempt1(ws, spec, key, staging, logFile, lease.gpus, records, abort.signal, emit, opts, snapshotBase, reasons);
+          records.set(name, rec);
+          lockEntries.set(name, withOuts(lock, rec));
+          store.dropWorkDir(key);
+          const seconds = (performance.now() - started) / 1000;
+          emit({ type: 'end', stage: name, status: 'ran', seconds, logFile });
+          finish(name, { name, status: 'ran', key, seconds, reasons });
+          return;
+        } catch (e) {
+          makeWritable(staging);
+          rmSync(staging, { recursive: true, force: true });
+          if (e instanceof StageRunError) {
+            lastError = e.message;
+            tail = e.logTail;
+            if (e.kind === 'cancelled') break;
+          } else {
+            lastError = (e as Error).message;
+            tail = logTail(logFile, 20);
+          }
+          if (attempt < spec.retries && !abort.signal.aborted) emit({ type: 'note', stage: name, message: `attempt ${attempt + 1} failed (${lastError}); retrying` });
+        }
+      }
+    } finally {
+      lease.release();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (abort.signal.aborted) {
+      emit({ type: 'end', stage: name, status: 'failed', seconds, error: 'interrupted', logFile });
+      finish(name, { name, status: 'failed', key, seconds, error: 'interrupted' });
+      return;
+    }
+    emit({ type: 'end', stage: name, status: 'failed', seconds, error: lastError, logTail: tail, logFile });
+    finish(name, { name, status: 'failed', key, seconds, error: lastError });
+    if (!opts.keepGoing) stopLaunching = true;
+  };
+
+  const onSignal = () => {
+    interrupted = true;
+    stopLaunching = true;
+    abort.abort();
+  };
+  abort.signal.addEventListener('abort', () => {
+    interrupted = true;
+    stopLaunching = true;
+  });
+
+  try {
+    // Collect the roots first: scheduling a cached root finishes it at once and readies others.
+    const roots = dag.order.filter((n) => remaining.get(n) === 0);
+    for (const n of roots) schedule(n);
+    if (dag.order.length === 0) resolveDone();
+    await allDone;
+    await queue.onIdle();
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    void onSignal;
+  }
+
+  // The lock file records what ran; stages that did not complete keep their previous entry.
+  const entries: Record<string, LockStage> = {};
+  for (const n of dag.order) {
+    const e = lockEntries.get(n) ?? ws.previousLock?.stages[n];
+    if (e) entries[n] = e;
+  }
+  const lock: LockFile = { version: 1, pipeline: relative(ws.root, pipeline.file).replace(/\\/g, '/'), params: pipeline.params, stages: entries };
+  const lockWritten = writeLock(ws.lockPath, lock);
+  const stages = dag.order.map((n) => results.get(n)!);
+  const count = (s: StageOutcome) => stages.filter((r) => r.status === s).length;
+  emit({ type: 'summary', ran: count('ran'), cached: count('cached'), failed: count('failed'), skipped: count('skipped'), seconds: (performance.now() - t0) / 1000, interrupted });
+  void hostname;
+  return { stages, ok: count('failed') === 0 && count('skipped') === 0, interrupted, lockWritten };
+}
+
+function withOuts(lock: LockStage, rec: RunRecord): LockStage {
+  const outs: LockStage['outs'] = {};
+  for (const [k, o] of Object.entries(rec.outputs)) outs[k] = { path: o.path, hash: o.hash };
+  return { ...lock, outs };
+}
+
+/** One attempt at a stage: run it into `staging`, then commit. Throws StageRunError on failure. */
+async function attempt1(
+  ws: Workspace,
+  spec: StageSpec,
+  key: string,
+  staging: string,
+  logFile: string,
+  gpus: string[],
+  records: Map<string, RunRecord>,
+  signal: AbortSignal,
+  emit: RunEventSink,
+  opts: RunOptions,
+  snapshotBase: PipelineSnapshot,
+  reasons: string[],
+): Promise<RunRecord> {
+  const { store, pipeline } = ws;
+  const started = performance.now();
+  const onLine = (line: string) => emit({ type: 'log', stage: spec.name, line });
+  if (spec.kind === 'command') {
+    const { command } = resolveInputs(ws, spec, records, true);
+    // Old outputs must not pass for new ones.
+    for (const rel of Object.values(spec.outs)) {
+      const abs = join(pipeline.dir, rel);
+      makeWritable(abs);
+      rmSync(abs, { recursive: true, force: true });
+      ws.statCache.forget(abs);
+    }
+    const res = await runCommand({ stage: spec.name, command: command!, cwd: pipeline.dir, env: { ...spec.env, ...deviceEnv(gpus) }, logFile, signal, onLine });
+    if (res.cancelled) throw new StageRunError({ stage: spec.name, kind: 'cancelled', message: 'interrupted', logFile, logTail: logTail(logFile) });
+    if (res.exitCode !== 0) {
+      throw new StageRunError({ stage: spec.name, kind: res.signal ? 'signal' : 'exit', message: `command failed: ${describeExit(res.exitCode, res.signal)}`, exitCode: res.exitCode, signal: res.signal, logFile, logTail: logTail(logFile) });
+    }
+    const outputs: Record<string, string> = {};
+    for (const [name, rel] of Object.entries(spec.outs)) {
+      const abs = join(pipeline.dir, rel);
+      if (!existsSync(abs)) throw new StageRunError({ stage: spec.name, kind: 'error', message: `the command succeeded but did not write its output '${rel}'`, logFile, logTail: logTail(logFile) });
+      copyPath(abs, join(staging, rel));
+      outputs[name] = rel;
+    }
+    return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, seconds: (performance.now() - started) / 1000 });
+  }
+  const { inputs } = resolveInputs(ws, spec, records, false);
+  const entry = ws.registry.entry(spec.type);
+  const workDir = store.workDir(key);
+  mkdirSync(staging, { recursive: true });
+  const pipelineInfo = spec.wantsPipeline ? { ...snapshotBase, stages: snapshotBase.stages.map((s) => ({ ...s, key: records.get(s.name)?.key ?? s.key })) } : undefined;
+  await runBuiltin({
+    stage: spec.name,
+    modulePath: entry.modulePath,
+    context: { inputs, outDir: staging, workDir, gpus, pipeline: pipelineInfo },
+    env: { ...spec.env },
+    logFile,
+    signal,
+    onProgress: (done, total, note) => emit({ type: 'progress', stage: spec.name, done, total, note }),
+    onLine,
+    inProcess: opts.inProcess || !spec.worker,
+  });
+  void reasons;
+  const missing = Object.entries(spec.outs).filter(([, p]) => !existsSync(join(staging, p)));
+  if (missing.length) {
+    throw new StageRunError({ stage: spec.name, kind: 'error', message: `stage finished without writing its output${missing.length > 1 ? 's' : ''} ${missing.map(([k, p]) => `'${k}' (${p})`).join(', ')}`, logFile, logTail: logTail(logFile) });
+  }
+  return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs: spec.outs, seconds: (performance.now() - started) / 1000 });
+}

@@ -1,0 +1,26 @@
+// What a report stage learns about its pipeline.
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { PipelineSnapshot } from '../stage/api.js';
+import { PACKAGE_ROOT } from '../stage/registry.js';
+import type { StagePlan } from '../plan/plan.js';
+import type { Workspace } from '../plan/workspace.js';
+
+let fisherflowVersion: string | undefined;
+export function packageVersion(): string {
+  if (!fisherflowVersion) fisherflowVersion = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return fisherflowVersion;
+}
+
+export function pipelineSnapshot(ws: Workspace, plans: Map<string, StagePlan>): PipelineSnapshot {
+  return {
+    file: relative(ws.root, ws.pipeline.file),
+    params: ws.pipeline.params,
+    stages: ws.dag.order.map((n) => {
+      const s = ws.pipeline.stages.get(n)!;
+      const p = plans.get(n);
+      return { name: n, type: s.type, needs: [...ws.dag.upstream.get(n)!], key: p?.key ?? null, status: p?.status, outputs: s.outs };
+    }),
+    versions: { fisherflow: packageVersion(), node: process.version },
+  };
+}
