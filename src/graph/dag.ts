@@ -14,10 +14,6 @@ export interface Dag {
   producedDeps: Map<string, Map<string, { stage: string; output: string; sub: string }>>;
 }
 
-function isInside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
-}
-
 function normalise(p: string): string {
   return p.replace(/^\.\//, '').replace(/\/+$/, '');
 }
@@ -27,17 +23,32 @@ export function buildDag(pipeline: Pipeline): Dag {
   const errors: UserError[] = [];
 
   // Workspace outputs of command stages, to find producers of deps and overlapping outs.
-  const outOwners: Array<{ path: string; stage: string; output: string }> = [];
+  // Indexed by path; containment is checked through each path's ancestors (no pairwise scan,
+  // so 10,000 stages stay cheap).
+  const outOwners = new Map<string, { path: string; stage: string; output: string }>();
   for (const st of stages.values()) {
     if (st.kind !== 'command') continue;
     for (const [output, p] of Object.entries(st.outs)) {
       const path = normalise(p);
-      for (const o of outOwners) {
-        if (o.stage !== st.name && (isInside(path, o.path) || isInside(o.path, path))) {
-          errors.push(new UserError(`stages '${o.stage}' and '${st.name}' both write '${path === o.path ? path : `${o.path}' / '${path}`}'; each output must have one producer`, source.locate(st.yamlPath, 'key')));
-        }
+      const prev = outOwners.get(path);
+      if (prev && prev.stage !== st.name) {
+        errors.push(new UserError(`stages '${prev.stage}' and '${st.name}' both write '${path}'; each output must have one producer`, source.locate(st.yamlPath, 'key')));
       }
-      outOwners.push({ path, stage: st.name, output });
+      outOwners.set(path, { path, stage: st.name, output });
+    }
+  }
+  const ownerOf = (path: string) => {
+    for (let i = path.length; i > 0; i = path.lastIndexOf('/', i - 1)) {
+      const o = outOwners.get(path.slice(0, i));
+      if (o) return o;
+    }
+    return undefined;
+  };
+  for (const o of outOwners.values()) {
+    const cut = o.path.lastIndexOf('/');
+    const parent = cut > 0 ? ownerOf(o.path.slice(0, cut)) : undefined;
+    if (parent && parent.stage !== o.stage) {
+      errors.push(new UserError(`stages '${parent.stage}' and '${o.stage}' both write '${o.path}' ('${parent.path}' contains it); each output must have one producer`, source.locate(stages.get(o.stage)!.yamlPath, 'key')));
     }
   }
 
@@ -60,7 +71,7 @@ export function buildDag(pipeline: Pipeline): Dag {
     }
     const produced = new Map<string, { stage: string; output: string; sub: string }>();
     for (const dep of st.deps.map(normalise)) {
-      const owner = outOwners.find((o) => isInside(dep, o.path));
+      const owner = ownerOf(dep);
       if (owner) {
         if (owner.stage === st.name) {
           errors.push(new UserError(`stage '${st.name}' lists '${dep}' both as a dep and as an output`, source.locate([...st.yamlPath, 'deps'])));

@@ -134,6 +134,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
 
   const modules = new Map<string, StageModule>();
   const stages = new Map<string, StageSpec>();
+  const allNames = new Set([...families.values()].flatMap((ms) => ms.map((m) => m.name)));
   for (const [family, st] of Object.entries(doc.stages)) {
     const yamlPath: PathSegment[] = ['stages', family];
     let module: StageModule | undefined;
@@ -157,7 +158,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     }
     for (const member of families.get(family) ?? []) {
       try {
-        const spec = expandStage(family, member, st, module, params, flatParams, families, source, dirname(abs));
+        const spec = expandStage(family, member, st, module, params, flatParams, families, allNames, source, dirname(abs));
         stages.set(spec.name, spec);
       } catch (e) {
         if (e instanceof UserError) errors.push(e);
@@ -297,13 +298,13 @@ function expandStage(
   params: Params,
   flatParams: string[],
   families: Map<string, Array<{ name: string; item?: unknown; key?: string }>>,
+  allNames: Set<string>,
   source: SourceDocument,
   workspace: string,
 ): StageSpec {
   const base: PathSegment[] = ['stages', family];
   const paramsUsed: Record<string, unknown> = {};
   const evalParams = paramEvaluator(params, flatParams, paramsUsed, () => source.locate(base));
-  const allNames = [...families.values()].flatMap((ms) => ms.map((m) => m.name));
 
   const evaluate = (expr: TemplateExpr, path: PathSegment[]): unknown => {
     const loc = () => source.locate([...base, ...path]);
@@ -353,8 +354,8 @@ function expandStage(
           for (const m of fam) out[m.name.slice(target.length + 1)] = artifactPlaceholder({ stage: m.name, output });
           return out;
         }
-        if (!allNames.includes(target)) {
-          throw new UserError(`'${expr.text}' refers to an unknown stage '${target}'${didYouMean(target, allNames)}`, loc());
+        if (!allNames.has(target)) {
+          throw new UserError(`'${expr.text}' refers to an unknown stage '${target}'${didYouMean(target, [...families.keys(), ...allNames])}`, loc());
         }
         if (target === member.name) throw new UserError(`'${expr.text}': a stage cannot use its own outputs`, loc());
         return artifactPlaceholder({ stage: target, output });
@@ -390,7 +391,7 @@ function expandStage(
   needsRaw.forEach((n, i) => {
     const fam = families.get(n);
     if (fam) needs.push(...fam.map((m) => m.name));
-    else if (allNames.includes(n)) needs.push(n);
+    else if (allNames.has(n)) needs.push(n);
     else throw new UserError(`needs: unknown stage '${n}'${didYouMean(n, [...families.keys(), ...allNames])}`, source.locate([...base, 'needs', i]));
   });
 

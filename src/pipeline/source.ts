@@ -37,7 +37,7 @@ export function parseSourceDocument(text: string, file: string): SourceDocument 
     throw new UserError(`${file} is larger than ${MAX_PIPELINE_BYTES / 1048576} MB; refusing to parse it`);
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
   const at = (offset: number): SourceLocation => {
     const p = lineCounter.linePos(offset);
     return { file, line: p.line, column: p.col };
@@ -93,8 +93,15 @@ function rejectDangerousKeys(node: Node | null | undefined, file: string, at: (o
   while (stack.length) {
     const n = stack.pop();
     if (isMap(n)) {
+      // Duplicate keys are checked here with a Set: yaml's own check is quadratic in map size.
+      const seen = new Set<string>();
       for (const p of n.items) {
         if (!isPair(p)) continue;
+        if (isScalar(p.key)) {
+          const k = String(p.key.value);
+          if (seen.has(k)) throw new UserError(`duplicate key '${k}'`, p.key.range ? at(p.key.range[0]) : { file, line: 1, column: 1 });
+          seen.add(k);
+        }
         if (isScalar(p.key) && ['__proto__', 'constructor', 'prototype'].includes(String(p.key.value))) {
           throw new UserError(`the key '${String(p.key.value)}' is not allowed (it could alter object prototypes)`, p.key.range ? at(p.key.range[0]) : { file, line: 1, column: 1 });
         }

@@ -159,15 +159,41 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       for (const d of dag.downstream.get(name)!) {
         const k = remaining.get(d)! - 1;
         remaining.set(d, k);
-        if (k === 0) schedule(d);
+        if (k === 0) ready.push(d);
       }
     } else {
       // Everything downstream of a failed or skipped stage is skipped.
-      for (const d of dag.downstream.get(name)!) if (!results.has(d) && !skipping.has(d)) skipStage(d, `upstream stage '${name}' ${r.status}`);
+      for (const d of dag.downstream.get(name)!) {
+        if (!results.has(d) && !skipping.has(d)) {
+          skipping.add(d);
+          toSkip.push([d, `upstream stage '${name}' ${r.status}`]);
+        }
+      }
     }
     if (finished === dag.order.length) resolveDone();
+    drain();
   };
   const skipping = new Set<string>();
+  // Ready stages wait here and are drained iteratively: a long chain of cached stages would
+  // otherwise recurse schedule → finish → schedule thousands of frames deep.
+  const ready: string[] = [];
+  let readyHead = 0;
+  const toSkip: Array<[string, string]> = [];
+  let draining = false;
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    try {
+      while (readyHead < ready.length || toSkip.length) {
+        if (toSkip.length) {
+          const [n, why] = toSkip.pop()!;
+          if (!results.has(n)) skipStage(n, why);
+        } else schedule(ready[readyHead++]);
+      }
+    } finally {
+      draining = false;
+    }
+  };
   const skipStage = (name: string, why: string) => {
     skipping.add(name);
     emit({ type: 'end', stage: name, status: 'skipped', seconds: 0, error: why });
@@ -280,8 +306,8 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
 
   try {
     // Collect the roots first: scheduling a cached root finishes it at once and readies others.
-    const roots = dag.order.filter((n) => remaining.get(n) === 0);
-    for (const n of roots) schedule(n);
+    ready.push(...dag.order.filter((n) => remaining.get(n) === 0));
+    drain();
     if (dag.order.length === 0) resolveDone();
     await allDone;
     await queue.onIdle();
