@@ -1,7 +1,10 @@
 // pipeline.yaml → validated, expanded stages (pure apart from reading the file and stage modules).
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type AjvModule from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PACKAGE_ROOT, type StageRegistry } from '../stage/registry.js';
 import { PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
 import { UserError, UserErrors, didYouMean, type SourceLocation } from './errors.js';
@@ -15,8 +18,6 @@ import {
   type ArtifactRef,
   type TemplateExpr,
 } from './template.js';
-
-const Ajv = AjvModule as unknown as typeof AjvModule.default;
 
 export interface StageSpec {
   /** Concrete name: `fim` or, after foreach/matrix, `fim@tic`. */
@@ -67,17 +68,30 @@ export interface Pipeline {
 
 export interface LoadOptions extends ParamOverrides {
   registry: StageRegistry;
+  /** Parse cache folder (see source.ts); none: parse and validate every time. */
+  cacheDir?: string;
 }
 
 let pipelineValidator: ValidateFunction | undefined;
-const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
-ajv.addKeyword({ keyword: PATH_KEYWORD, schemaType: 'boolean' });
+let ajvInstance: AjvModule.default | undefined;
+// Loaded on first use: a cached pipeline of command stages never needs ajv (~0.1 s to load).
+function ajv(): AjvModule.default {
+  if (!ajvInstance) {
+    const Ajv = (createRequire(import.meta.url)('ajv') as typeof AjvModule).default;
+    // verbose: errors carry their parent schema, which the did-you-mean suggestions read.
+    ajvInstance = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
+    ajvInstance.addKeyword({ keyword: PATH_KEYWORD, schemaType: 'boolean' });
+  }
+  return ajvInstance;
+}
 const stageValidators = new Map<string, ValidateFunction>();
 
 export const PIPELINE_SCHEMA_PATH = join(PACKAGE_ROOT, 'schema', 'fisherflow.schema.json');
+let pipelineSchemaText: string | undefined;
+const schemaText = () => (pipelineSchemaText ??= readFileSync(PIPELINE_SCHEMA_PATH, 'utf8'));
 
 function pipelineSchemaValidator(): ValidateFunction {
-  if (!pipelineValidator) pipelineValidator = ajv.compile(JSON.parse(readFileSync(PIPELINE_SCHEMA_PATH, 'utf8')));
+  if (!pipelineValidator) pipelineValidator = ajv().compile(JSON.parse(schemaText()));
   return pipelineValidator;
 }
 
@@ -99,14 +113,19 @@ interface RawStage {
 
 export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pipeline> {
   const abs = resolve(file);
-  const source = readSourceDocument(abs, file);
+  const source = readSourceDocument(abs, file, { cacheDir: opts.cacheDir });
   const locate = source.locate;
   const raw = source.value;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UserError('a pipeline file must be a map with a `stages:` key', locate([]));
   }
-  const validate = pipelineSchemaValidator();
-  if (!validate(raw)) throw schemaErrors(validate.errors ?? [], [], source, 'pipeline');
+  // The same text against the same schema validates the same way: the parse cache remembers it.
+  const schemaHash = createHash('sha256').update(schemaText()).digest('hex');
+  if (source.memo.schema !== schemaHash) {
+    const validate = pipelineSchemaValidator();
+    if (!validate(raw)) throw schemaErrors(validate.errors ?? [], [], source, 'pipeline');
+    source.remember({ schema: schemaHash });
+  }
 
   const doc = raw as { params?: Params; stages: Record<string, RawStage> };
   const defaults = doc.params ?? {};
@@ -175,6 +194,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
 function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: SourceDocument, what: string, known?: string[]): UserErrors {
   const out: UserError[] = [];
   const seen = new Set<string>();
+  const oneOfAt = new Set<string>();
   for (const e of errs) {
     // oneOf/anyOf produce a summary plus each branch's complaint; the summary is enough.
     if (e.keyword === 'if') continue;
@@ -196,23 +216,27 @@ function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: SourceDo
     } else if (e.keyword === 'enum') {
       msg = `${describe(path)} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}`;
       loc = source.locate(path);
+    } else if (e.keyword === 'oneOf' && (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected']) {
+      msg = `${describe(path)} must be ${String((e.parentSchema as Record<string, unknown>)['x-expected'])}`;
+      loc = source.locate(path);
     } else {
       msg = `${describe(path)} ${e.message ?? 'is invalid'}`;
       loc = source.locate(path);
     }
+    if (e.keyword === 'oneOf') oneOfAt.add(`${loc.line}:${loc.column}`);
     const k = `${loc.line}:${loc.column}:${msg}`;
     if (seen.has(k)) continue;
     seen.add(k);
     out.push(new UserError(msg, loc));
   }
-  // A oneOf failure repeats itself per branch; keep the most specific messages (first per location).
-  const byLoc = new Map<string, UserError>();
-  for (const e of out) {
-    const k = `${e.location?.line}:${e.location?.column}`;
-    const prev = byLoc.get(k);
-    if (!prev || (/must match exactly one schema/.test(prev.message) && !/must match exactly one schema/.test(e.message))) byLoc.set(k, e);
-  }
-  return new UserErrors([...byLoc.values()]);
+  // A oneOf failure repeats itself per branch: where a location has a specific complaint, drop
+  // the branch noise ("must be array", "must match exactly one schema") and keep the rest.
+  const vague = (m: string) => /must match exactly one schema|must be (array|object|string)$/.test(m);
+  const locKey = (e: UserError) => `${e.location?.line}:${e.location?.column}`;
+  const hasSpecific = new Set(out.filter((e) => !vague(e.message)).map(locKey));
+  const kept = out.filter((e) => !(vague(e.message) && oneOfAt.has(locKey(e)) && (hasSpecific.has(locKey(e)) || !/must match exactly one schema/.test(e.message))));
+  kept.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (/^unknown/.test(b.message) ? 1 : 0) - (/^unknown/.test(a.message) ? 1 : 0));
+  return new UserErrors(kept);
 }
 
 function decodePointer(s: string): PathSegment {
@@ -234,8 +258,8 @@ function variantLabel(v: unknown): string {
   return firstScalar === undefined ? JSON.stringify(v) : String(firstScalar);
 }
 
-function paramEvaluator(params: Params, flatParams: string[], used: Record<string, unknown> | undefined, loc: () => SourceLocation) {
-  return (expr: TemplateExpr): unknown => {
+function paramEvaluator(params: Params, flatParams: string[], used: Record<string, unknown> | undefined, defaultLoc: () => SourceLocation) {
+  return (expr: TemplateExpr, loc: () => SourceLocation = defaultLoc): unknown => {
     const names = expr.segments.map((s) => (s.kind === 'expr' ? null : s.value));
     if (names[0] !== 'params') throw new UserError(`'${expr.text}' is not available here: only params can be used in foreach/matrix`, loc());
     if (names.includes(null)) throw new UserError(`'${expr.text}': computed segments are not allowed in params references`, loc());
@@ -254,7 +278,8 @@ function expandFamily(family: string, st: RawStage, params: Params, flatParams: 
   }
   const render = (v: unknown, key: string) => {
     try {
-      return renderValue(v, paramEvaluator(params, flatParams, undefined, () => source.locate([...base, key])));
+      const evaluateParam = paramEvaluator(params, flatParams, undefined, () => source.locate([...base, key]));
+      return renderValue(v, (e) => evaluateParam(e));
     } catch (e) {
       if (e instanceof TemplateSyntaxError) throw new UserError(e.message, source.locate([...base, key]));
       throw e;
@@ -315,13 +340,16 @@ function expandStage(
       const s = segs[i];
       if (!s) throw new UserError(`'${expr.text}' is incomplete`, loc());
       if (s.kind === 'name' || s.kind === 'literal') return s.value;
+      // A bare word in brackets that names nothing is a literal: stages.models[op].
+      const h = s.expr.segments[0];
+      if (s.expr.segments.length === 1 && h.kind === 'name' && !['params', 'item', 'key', 'stages'].includes(h.value)) return h.value;
       const v = evalSub(s.expr);
       if (v !== null && typeof v === 'object') throw new UserError(`'${expr.text}': an index must be a plain value, got ${JSON.stringify(v)}`, loc());
       return variantLabel(v);
     };
     switch (head) {
       case 'params':
-        return evalParams(expr);
+        return evalParams(expr, loc);
       case 'item':
       case 'key': {
         if (member.item === undefined) throw new UserError(`'${expr.text}' is only defined inside a stage with foreach or matrix`, loc());
@@ -468,7 +496,7 @@ function expandStage(
 function stageValidator(module: StageModule): ValidateFunction {
   let v = stageValidators.get(module.type);
   if (!v) {
-    v = ajv.compile({ ...module.inputSchema, $id: undefined });
+    v = ajv().compile({ ...module.inputSchema, $id: undefined });
     stageValidators.set(module.type, v);
   }
   return v;

@@ -1,6 +1,5 @@
 // Params: defaults from the pipeline, then a params file (--params), then --set key=value.
-import { parse as parseYaml } from 'yaml';
-import { readSourceDocument } from './source.js';
+import { readSourceDocument, yamlLibrary } from './source.js';
 import { UserError } from './errors.js';
 
 export type Params = Record<string, unknown>;
@@ -8,7 +7,7 @@ export type Params = Record<string, unknown>;
 /** Parse the value of `--set k=v` as YAML (so numbers, booleans and lists keep their type). */
 export function parseSetValue(raw: string): unknown {
   try {
-    const v = parseYaml(raw);
+    const v = yamlLibrary().parse(raw);
     return v === null && raw.trim() !== 'null' && raw.trim() !== '~' ? raw : v;
   } catch {
     return raw;

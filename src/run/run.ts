@@ -14,10 +14,10 @@ import { substituteArtifactRefs } from '../pipeline/template.js';
 import { computeKey, outputsToRestore, planPipeline, type StagePlan } from '../plan/plan.js';
 import type { Workspace } from '../plan/workspace.js';
 import { ResourcePool } from '../schedule/resources.js';
-import { parseMemory, deviceEnv, type GpuDevice } from '../schedule/devices.js';
-import { runCommand } from '../exec/run-command.js';
-import { runBuiltin } from '../exec/run-builtin.js';
-import { StageRunError, describeExit } from '../exec/errors.js';
+import type { GpuDevice } from '../schedule/devices.js';
+import { LocalExecutor } from '../exec/local-executor.js';
+import type { Executor, StageJob } from '../exec/executor.js';
+import { StageRunError } from '../exec/errors.js';
 import { logTail } from '../exec/log-file.js';
 import type { PipelineSnapshot } from '../stage/api.js';
 import { UserError, UserErrors } from '../pipeline/errors.js';
@@ -35,6 +35,8 @@ export interface RunOptions {
   emit?: RunEventSink;
   /** Run built-in worker stages in this process (tests, exec-stage). */
   inProcess?: boolean;
+  /** Where stages run; default: a LocalExecutor over this run's resource pool. */
+  executor?: Executor;
 }
 
 export interface StageResult {
@@ -93,12 +95,14 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
   });
 
   const pool = new ResourcePool({ cpuSlots: opts.jobs ?? availableParallelism(), devices: opts.gpus ?? [], jobsPerGpu: opts.jobsPerGpu });
+  const executor = opts.executor ?? new LocalExecutor({ pool });
   // Requests that can never be met fail before anything runs.
   const impossible: UserError[] = [];
   for (const n of ws.dag.order) {
     if (plans.get(n)!.status === 'up-to-date') continue;
-    const msg = pool.check(resourceNeed(ws.pipeline.stages.get(n)!));
-    if (msg) impossible.push(new UserError(msg, ws.pipeline.source.locate([...ws.pipeline.stages.get(n)!.yamlPath, 'resources'])));
+    const spec = ws.pipeline.stages.get(n)!;
+    const msg = executor.check({ stage: n, work: { kind: 'command', command: '' }, cwd: ws.pipeline.dir, resources: spec.resources, logFile: '' });
+    if (msg) impossible.push(new UserError(msg, ws.pipeline.source.locate([...spec.yamlPath, 'resources'])));
   }
   if (impossible.length) throw new UserErrors(impossible);
 
@@ -117,19 +121,14 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
   const wsLock = new WorkspaceLock(join(ws.root, '.fisherflow', 'run.lock'));
   wsLock.acquire(`fisherflow run ${ws.label}`, (m) => emit({ type: 'note', message: m }));
   try {
-    return await execute(ws, plans, pool, opts, emit, t0);
+    return await execute(ws, plans, pool, executor, opts, emit, t0);
   } finally {
     ws.statCache.save();
     wsLock.release();
   }
 }
 
-function resourceNeed(spec: StageSpec) {
-  const r = spec.resources;
-  return { stage: spec.name, cpu: r.cpu ?? 1, gpu: r.gpu ?? 0, gpuMemoryMiB: r.gpu_memory ? parseMemory(r.gpu_memory) : undefined };
-}
-
-async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
+async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, executor: Executor, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
   const { pipeline, dag, store } = ws;
   const records = new Map<string, RunRecord>();
   const lockEntries = new Map<string, LockStage>();
@@ -145,7 +144,10 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   // Longest path to a sink first: keeps the critical path moving.
   const depth = new Map<string, number>();
   for (const n of [...dag.order].reverse()) depth.set(n, 1 + Math.max(0, ...[...dag.downstream.get(n)!].map((d) => depth.get(d)!)));
-  const queue = new PQueue({ concurrency: Math.max(1, pool.cpuSlots + (opts.gpus?.length ?? 0) * Math.max(1, opts.jobsPerGpu ?? 1)) });
+  // p-queue orders ready stages (critical path first) and bounds how many wait on the pool at
+  // once; the pool does the actual admission (CPU slots, devices, memory packing), so the bound
+  // leaves room for several memory-packed stages per device.
+  const queue = new PQueue({ concurrency: Math.max(1, pool.cpuSlots + (opts.gpus?.length ?? 0) * Math.max(16, opts.jobsPerGpu ?? 1)) });
 
   const remaining = new Map(dag.order.map((n) => [n, dag.upstream.get(n)!.size]));
   let resolveDone!: () => void;
@@ -208,7 +210,6 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     const spec = pipeline.stages.get(name)!;
     const km = computeKey(ws, spec, (n) => records.get(n));
     if ('waitingFor' in km) throw new Error(`internal: ${name} scheduled before ${km.waitingFor.join(', ')}`);
-    const prevPlan = plans.get(name)!;
     if (!forcedSet.has(name)) {
       const rec = store.readRecord(km.key);
       if (rec && !store.verify(rec)) {
@@ -230,21 +231,12 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
         return;
       }
     }
-    void queue.add(() => runOne(name, spec, km.key, km.lock, prevPlan.reasons), { priority: depth.get(name) });
+    void queue.add(() => runOne(name, spec, km.key, km.lock), { priority: depth.get(name) });
   };
 
-  const runOne = async (name: string, spec: StageSpec, key: string, lock: LockStage, reasons: string[]) => {
+  const runOne = async (name: string, spec: StageSpec, key: string, lock: LockStage) => {
     if (stopLaunching) {
       skipStage(name, interrupted ? 'run interrupted' : 'run stopped after a failure');
-      return;
-    }
-    let lease;
-    try {
-      lease = await pool.acquire(resourceNeed(spec), abort.signal);
-    } catch (e) {
-      const msg = abort.signal.aborted ? 'run interrupted' : (e as Error).message;
-      emit({ type: 'end', stage: name, status: abort.signal.aborted ? 'skipped' : 'failed', seconds: 0, error: msg });
-      finish(name, { name, status: abort.signal.aborted ? 'skipped' : 'failed', key, seconds: 0, error: msg });
       return;
     }
     const started = performance.now();
@@ -252,36 +244,31 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     rmSync(logFile, { force: true });
     let lastError: string | undefined;
     let tail: string[] | undefined;
-    try {
-      for (let attempt = 0; attempt <= spec.retries; attempt++) {
-        if (abort.signal.aborted) break;
-        emit({ type: 'start', stage: name, gpus: lease.gpus, attempt: attempt + 1 });
-        const staging = store.staging(name);
-        try {
-          const rec = await attempt1(ws, spec, key, staging, logFile, lease.gpus, records, abort.signal, emit, opts, snapshotBase, reasons);
-          records.set(name, rec);
-          lockEntries.set(name, withOuts(lock, rec));
-          store.dropWorkDir(key);
-          const seconds = (performance.now() - started) / 1000;
-          emit({ type: 'end', stage: name, status: 'ran', seconds, logFile });
-          finish(name, { name, status: 'ran', key, seconds, reasons });
-          return;
-        } catch (e) {
-          makeWritable(staging);
-          rmSync(staging, { recursive: true, force: true });
-          if (e instanceof StageRunError) {
-            lastError = e.message;
-            tail = e.logTail;
-            if (e.kind === 'cancelled') break;
-          } else {
-            lastError = (e as Error).message;
-            tail = logTail(logFile, 20);
-          }
-          if (attempt < spec.retries && !abort.signal.aborted) emit({ type: 'note', stage: name, message: `attempt ${attempt + 1} failed (${lastError}); retrying` });
+    for (let attempt = 0; attempt <= spec.retries; attempt++) {
+      if (abort.signal.aborted) break;
+      const staging = store.staging(name);
+      try {
+        const rec = await attemptStage(ws, spec, key, staging, logFile, records, abort.signal, emit, executor, opts, snapshotBase, attempt + 1);
+        records.set(name, rec);
+        lockEntries.set(name, withOuts(lock, rec));
+        store.dropWorkDir(key);
+        const seconds = (performance.now() - started) / 1000;
+        emit({ type: 'end', stage: name, status: 'ran', seconds, logFile });
+        finish(name, { name, status: 'ran', key, seconds });
+        return;
+      } catch (e) {
+        makeWritable(staging);
+        rmSync(staging, { recursive: true, force: true });
+        if (e instanceof StageRunError) {
+          lastError = e.message;
+          tail = e.logTail;
+          if (e.kind === 'cancelled' || e.kind === 'input') break;
+        } else {
+          lastError = (e as Error).message;
+          tail = logTail(logFile, 20);
         }
+        if (attempt < spec.retries && !abort.signal.aborted) emit({ type: 'note', stage: name, message: `attempt ${attempt + 1} of ${spec.retries + 1} failed (${lastError}); retrying` });
       }
-    } finally {
-      lease.release();
     }
     const seconds = (performance.now() - started) / 1000;
     if (abort.signal.aborted) {
@@ -337,24 +324,24 @@ function withOuts(lock: LockStage, rec: RunRecord): LockStage {
   return { ...lock, outs };
 }
 
-/** One attempt at a stage: run it into `staging`, then commit. Throws StageRunError on failure. */
-async function attempt1(
+/** One attempt at a stage: run it (through the executor) into `staging`, then commit. Throws StageRunError on failure. */
+async function attemptStage(
   ws: Workspace,
   spec: StageSpec,
   key: string,
   staging: string,
   logFile: string,
-  gpus: string[],
   records: Map<string, RunRecord>,
   signal: AbortSignal,
   emit: RunEventSink,
+  executor: Executor,
   opts: RunOptions,
   snapshotBase: PipelineSnapshot,
-  reasons: string[],
+  attempt: number,
 ): Promise<RunRecord> {
   const { store, pipeline } = ws;
   const started = performance.now();
-  const onLine = (line: string) => emit({ type: 'log', stage: spec.name, line });
+  let job: StageJob;
   if (spec.kind === 'command') {
     const { command } = resolveInputs(ws, spec, records, true);
     // Old outputs must not pass for new ones.
@@ -364,40 +351,40 @@ async function attempt1(
       rmSync(abs, { recursive: true, force: true });
       ws.statCache.forget(abs);
     }
-    const res = await runCommand({ stage: spec.name, command: command!, cwd: pipeline.dir, env: { ...spec.env, ...deviceEnv(gpus) }, logFile, signal, onLine });
-    if (res.cancelled) throw new StageRunError({ stage: spec.name, kind: 'cancelled', message: 'interrupted', logFile, logTail: logTail(logFile) });
-    if (res.exitCode !== 0) {
-      throw new StageRunError({ stage: spec.name, kind: res.signal ? 'signal' : 'exit', message: `command failed: ${describeExit(res.exitCode, res.signal)}`, exitCode: res.exitCode, signal: res.signal, logFile, logTail: logTail(logFile) });
-    }
-    const outputs: Record<string, string> = {};
+    job = { stage: spec.name, work: { kind: 'command', command: command! }, cwd: pipeline.dir, env: { ...spec.env }, resources: spec.resources, logFile };
+  } else {
+    const { inputs } = resolveInputs(ws, spec, records, false);
+    const pipelineInfo = spec.wantsPipeline ? { ...snapshotBase, stages: snapshotBase.stages.map((s) => ({ ...s, key: records.get(s.name)?.key ?? s.key })) } : undefined;
+    job = {
+      stage: spec.name,
+      work: { kind: 'builtin', modulePath: ws.registry.entry(spec.type).modulePath, inputs, outDir: staging, workDir: store.workDir(key), pipeline: pipelineInfo, inProcess: opts.inProcess || !spec.worker },
+      cwd: pipeline.dir,
+      env: { ...spec.env },
+      resources: spec.resources,
+      logFile,
+    };
+  }
+  const handle = executor.submit(job, signal);
+  handle.on((e) => emit(e.type === 'start' ? { ...e, attempt } : e));
+  const result = await handle.done;
+  if (result.status !== 'succeeded') {
+    throw result.error ?? new StageRunError({ stage: spec.name, kind: result.status === 'cancelled' ? 'cancelled' : 'error', message: result.status, logFile, logTail: logTail(logFile) });
+  }
+  const outputs: Record<string, string> = {};
+  if (spec.kind === 'command') {
     for (const [name, rel] of Object.entries(spec.outs)) {
       const abs = join(pipeline.dir, rel);
       if (!existsSync(abs)) throw new StageRunError({ stage: spec.name, kind: 'error', message: `the command succeeded but did not write its output '${rel}'`, logFile, logTail: logTail(logFile) });
       copyPath(abs, join(staging, rel));
       outputs[name] = rel;
     }
-    return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, seconds: (performance.now() - started) / 1000 });
+  } else {
+    const missing = Object.entries(spec.outs).filter(([, p]) => !existsSync(join(staging, p)));
+    if (missing.length) {
+      throw new StageRunError({ stage: spec.name, kind: 'error', message: `stage finished without writing its output${missing.length > 1 ? 's' : ''} ${missing.map(([k, p]) => `'${k}' (${p})`).join(', ')}`, logFile, logTail: logTail(logFile) });
+    }
+    Object.assign(outputs, spec.outs);
   }
-  const { inputs } = resolveInputs(ws, spec, records, false);
-  const entry = ws.registry.entry(spec.type);
-  const workDir = store.workDir(key);
   mkdirSync(staging, { recursive: true });
-  const pipelineInfo = spec.wantsPipeline ? { ...snapshotBase, stages: snapshotBase.stages.map((s) => ({ ...s, key: records.get(s.name)?.key ?? s.key })) } : undefined;
-  await runBuiltin({
-    stage: spec.name,
-    modulePath: entry.modulePath,
-    context: { inputs, outDir: staging, workDir, gpus, pipeline: pipelineInfo },
-    env: { ...spec.env },
-    logFile,
-    signal,
-    onProgress: (done, total, note) => emit({ type: 'progress', stage: spec.name, done, total, note }),
-    onLine,
-    inProcess: opts.inProcess || !spec.worker,
-  });
-  void reasons;
-  const missing = Object.entries(spec.outs).filter(([, p]) => !existsSync(join(staging, p)));
-  if (missing.length) {
-    throw new StageRunError({ stage: spec.name, kind: 'error', message: `stage finished without writing its output${missing.length > 1 ? 's' : ''} ${missing.map(([k, p]) => `'${k}' (${p})`).join(', ')}`, logFile, logTail: logTail(logFile) });
-  }
-  return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs: spec.outs, seconds: (performance.now() - started) / 1000 });
+  return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, seconds: (performance.now() - started) / 1000 });
 }

@@ -1,0 +1,72 @@
+// `fisherflow exec-stage JOB.json`: runs one stage from its job file alone, in this process.
+// This is what a cluster executor submits (e.g. an sbatch script whose only line is this
+// command): the job file carries the command or the stage module with its resolved inputs, the
+// output and log paths; the devices come from the job or from CUDA_VISIBLE_DEVICES as the
+// cluster set it.
+//
+// Public surface:
+//   execStageFromFile(jobFile, { signal?, onEvent? }): Promise<{ result: JobResult; exitCode: number }>
+//   readJobFile(jobFile): StageJob      validates the shape; errors name the file and field
+// Exit codes for the CLI: 0 succeeded, 1 failed, 130 cancelled. With `resultFile` set in the job,
+// the JobResultRecord is written there as JSON (atomically: temp file + rename).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { JobEvent, JobResult, StageJob } from './executor.js';
+import { runJobOn, toResultRecord } from './local-executor.js';
+
+export class JobFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobFileError';
+  }
+}
+
+export function readJobFile(jobFile: string): StageJob {
+  let job: unknown;
+  try {
+    job = JSON.parse(readFileSync(jobFile, 'utf8'));
+  } catch (e) {
+    throw new JobFileError(`${jobFile}: cannot read job file: ${(e as Error).message}`);
+  }
+  const need = (cond: boolean, what: string) => {
+    if (!cond) throw new JobFileError(`${jobFile}: ${what}`);
+  };
+  const j = job as Record<string, any>;
+  need(typeof j === 'object' && j !== null && !Array.isArray(j), 'expected a JSON object');
+  need(typeof j.stage === 'string' && j.stage !== '', '"stage" must be a non-empty string');
+  need(typeof j.cwd === 'string', '"cwd" must be a string');
+  need(typeof j.logFile === 'string', '"logFile" must be a string');
+  need(typeof j.work === 'object' && j.work !== null, '"work" must be an object');
+  if (j.work.kind === 'command') {
+    need(typeof j.work.command === 'string', '"work.command" must be a string');
+  } else {
+    need(j.work.kind === 'builtin', '"work.kind" must be "command" or "builtin"');
+    for (const k of ['modulePath', 'outDir', 'workDir']) need(typeof j.work[k] === 'string', `"work.${k}" must be a string`);
+    need(typeof j.work.inputs === 'object' && j.work.inputs !== null, '"work.inputs" must be an object');
+  }
+  need(j.gpus === undefined || (Array.isArray(j.gpus) && j.gpus.every((g: unknown) => typeof g === 'string')), '"gpus" must be a list of strings');
+  return j as StageJob;
+}
+
+export async function execStageFromFile(jobFile: string, opts: { signal?: AbortSignal; onEvent?: (e: JobEvent) => void } = {}): Promise<{ result: JobResult; exitCode: number }> {
+  const job = readJobFile(jobFile);
+  const visible = process.env.CUDA_VISIBLE_DEVICES;
+  const gpus = job.gpus ?? (visible ? visible.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  // Already a process of its own: run built-in stages here rather than forking another worker.
+  const local: StageJob = job.work.kind === 'builtin' ? { ...job, work: { ...job.work, inProcess: true } } : job;
+  if (job.work.kind === 'builtin') {
+    // Set before the stage module (and any CUDA library it loads) is imported.
+    Object.assign(process.env, job.env ?? {});
+    process.env.CUDA_DEVICE_ORDER = 'PCI_BUS_ID';
+    process.env.CUDA_VISIBLE_DEVICES = gpus.join(',');
+    process.env.FISHERFLOW_DEVICE = gpus.length > 0 ? gpus.join(',') : 'cpu';
+  }
+  const signal = opts.signal ?? new AbortController().signal;
+  const result = await runJobOn(local, gpus, signal, opts.onEvent ?? (() => {}));
+  if (job.resultFile) {
+    const tmp = `${job.resultFile}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(toResultRecord(result), null, 2) + '\n');
+    renameSync(tmp, job.resultFile);
+  }
+  const exitCode = result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? 130 : 1;
+  return { result, exitCode };
+}
