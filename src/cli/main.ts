@@ -6,6 +6,7 @@ import { UserError } from '../pipeline/errors.js';
 import { openWorkspace, type WorkspaceOptions } from '../plan/workspace.js';
 import { planPipeline } from '../plan/plan.js';
 import { runPipeline } from '../run/run.js';
+import { pipelineSummary } from '../run/summary.js';
 import { renderDag, type DagFormat } from '../graph/render.js';
 import { detectGpus } from '../schedule/devices.js';
 import { StageRegistry } from '../stage/registry.js';
@@ -14,6 +15,7 @@ import { table, short, seconds } from './format.js';
 import { createRunDisplay } from './display.js';
 import { collectGarbage } from './gc.js';
 import { extraCommands } from './extensions.js';
+import { stageReference } from './stage-reference.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -71,6 +73,9 @@ export function buildProgram(): Command {
           process.stdout.write(`${JSON.stringify({ stages: res.stages.map((s) => ({ name: s.name, status: s.status, key: s.key, seconds: Math.round(s.seconds * 1000) / 1000, ...(s.error ? { error: s.error } : {}) })) })}\n`);
         } else if (o.dryRun) {
           for (const s of res.stages) process.stdout.write(`${s.status === 'cached' ? 'up-to-date' : 'would run '}  ${s.name}${s.reasons?.length ? `: ${s.reasons.join('; ')}` : ''}\n`);
+        } else if (res.ok) {
+          const lines = pipelineSummary(ws);
+          if (lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
         }
         process.exitCode = res.interrupted ? 130 : res.ok ? 0 : 1;
       } finally {
@@ -159,8 +164,13 @@ export function buildProgram(): Command {
     .command('stages')
     .description('list the built-in stage types')
     .option('--json', 'with their input schemas and outputs')
+    .option('--markdown', 'the reference tables the README embeds')
     .action(async (o) => {
       const reg = StageRegistry.fromEnvironment();
+      if (o.markdown) {
+        process.stdout.write(`${await stageReference(reg)}\n`);
+        return;
+      }
       const rows: string[][] = [];
       const out: unknown[] = [];
       for (const t of reg.types()) {
