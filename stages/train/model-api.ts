@@ -1,0 +1,13 @@
+// The part of stages/bert's BertForSequenceClassification that training uses. A structural type,
+// so the trainer can be tested with a stand-in and does not import the model at type level.
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from '../bert/batch.js';
+
+export interface TrainableModel {
+  /** HF parameter names → variables. */
+  params: Map<string, tf.Variable>;
+  lossAndGrads(batch: Batch, opts?: { training?: boolean; seed?: number }): { loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> };
+  logits(batch: Batch, opts?: { training?: boolean; seed?: number }): tf.Tensor2D;
+  save(dir: string, opts?: { tokenizerDir?: string }): Promise<void>;
+  dispose(): void;
+}

@@ -1,0 +1,103 @@
+// The `train` stage: fine-tunes a BERT sequence classifier from a checkpoint folder, or trains one
+// from a config, on the tokenize stage's data; evaluates each epoch; writes an HF-format checkpoint.
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { StageInputError, type StageModule } from '../../src/stage/api.js';
+import { readTokenizedJsonl, type TokenizedRow } from '../bert/batch.js';
+import { resolveConfig, type BertConfig } from '../bert/config.js';
+import { checkRows } from './check-rows.js';
+import { checkTrainInputs, settingsFrom, trainInputSchema, type TrainInputs } from './inputs.js';
+import { tokenizerVocabSize } from './tokenizer-vocab.js';
+
+/** The config the model will have: from the checkpoint's config.json or `with.config`, vocab grown to the tokenizer's. */
+function effectiveConfig(inputs: TrainInputs, tokenizerVocab: number | undefined): BertConfig {
+  if (inputs.model !== undefined) {
+    const file = join(inputs.model, 'config.json');
+    if (!existsSync(file)) throw new StageInputError(`with.model: ${inputs.model} has no config.json (expected an HF checkpoint folder)`);
+    let raw: Record<string, unknown>;
+    try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) {
+      throw new StageInputError(`with.model: ${file} is not valid JSON (${(e as Error).message})`);
+    }
+    const cfg = resolveConfig(raw as Partial<BertConfig>, file);
+    if (tokenizerVocab !== undefined && tokenizerVocab > cfg.vocab_size) cfg.vocab_size = tokenizerVocab;
+    return cfg;
+  }
+  const partial = { ...(inputs.config ?? {}) } as Partial<BertConfig>;
+  if (partial.vocab_size === undefined) partial.vocab_size = tokenizerVocab;
+  else if (tokenizerVocab !== undefined && partial.vocab_size < tokenizerVocab) {
+    throw new StageInputError(`with.config.vocab_size: ${partial.vocab_size} is smaller than the tokenizer's ${tokenizerVocab} tokens`);
+  }
+  return resolveConfig(partial, 'with.config');
+}
+
+const stage: StageModule<TrainInputs> = {
+  type: 'train',
+  description: 'Fine-tune (or train from a config) a BERT sequence classifier: AdamW, linear warm-up/decay, clipping; per-epoch eval, checkpoints and resume.',
+  inputSchema: trainInputSchema,
+  outputs: () => ({
+    model: { path: 'model', kind: 'dir', description: 'HF checkpoint: config.json, model.safetensors, tokenizer files' },
+    metrics: { path: 'metrics.json', kind: 'file', metrics: true, description: 'Per-epoch train loss, eval accuracy/loss, throughput; loss curve' },
+  }),
+  resources: { gpu: 'optional' },
+  worker: true,
+  check: checkTrainInputs,
+  async run(ctx) {
+    const inputs = ctx.inputs;
+    const problems = checkTrainInputs(inputs);
+    if (problems.length) throw new StageInputError(problems.join('; '));
+    // TensorFlow.js loads here, not at import: the engine imports stage modules to plan, and
+    // planning must stay fast.
+    const { initBackend } = await import('../bert/backend.js');
+    const { BertForSequenceClassification } = await import('../bert/model.js');
+    const { runTraining } = await import('./trainer.js');
+    const backend = await initBackend(inputs.backend ?? 'auto');
+    ctx.log(`backend ${backend.backend}: ${backend.device}${ctx.device.gpus.length ? ` (assigned GPU ${ctx.device.gpus.join(',')})` : ''}`);
+
+    const tokVocab = inputs.tokenizer !== undefined ? tokenizerVocabSize(inputs.tokenizer) : undefined;
+    const cfg = effectiveConfig(inputs, tokVocab);
+    const settings = settingsFrom(inputs, cfg.pad_token_id ?? 0);
+    if (settings.padTo !== undefined && settings.padTo > cfg.max_position_embeddings) {
+      throw new StageInputError(`with.max_length: ${settings.padTo} is more than the model's max_position_embeddings ${cfg.max_position_embeddings}`);
+    }
+    const limits = { vocabSize: cfg.vocab_size, numLabels: cfg.num_labels, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, padTo: settings.padTo };
+    const train = await readTokenizedJsonl(inputs.data);
+    checkRows('data', inputs.data, train, limits);
+    const evalSets: Record<string, TokenizedRow[]> = {};
+    for (const [name, file] of Object.entries(inputs.eval ?? {})) {
+      evalSets[name] = await readTokenizedJsonl(file);
+      checkRows(`eval.${name}`, file, evalSets[name], limits);
+    }
+
+    const result = await runTraining({
+      settings,
+      train,
+      evalSets,
+      workDir: ctx.workDir,
+      fingerprintExtra: { model: inputs.model ?? null, config: cfg },
+      async createModel() {
+        if (inputs.model === undefined) return BertForSequenceClassification.fromConfig(cfg, settings.seed);
+        // The seed also initialises what the checkpoint lacks (a pre-trained base model has no
+        // classifier) and the added tokens' rows, as transformers.set_seed before from_pretrained.
+        const m = await BertForSequenceClassification.fromPretrained(inputs.model, { seed: settings.seed });
+        if (m.source.initialised?.length) ctx.log(`initialised parameters missing from the checkpoint: ${m.source.initialised.join(', ')}`);
+        if (m.config.vocab_size < cfg.vocab_size) {
+          ctx.log(`resizing token embeddings ${m.config.vocab_size} → ${cfg.vocab_size} for the tokenizer's added tokens`);
+          m.resizeTokenEmbeddings(cfg.vocab_size, settings.seed);
+        }
+        return m;
+      },
+      loadModel: (dir) => BertForSequenceClassification.fromPretrained(dir),
+      log: (m) => ctx.log(m),
+      progress: (d, t, note) => ctx.progress(d, t, note),
+      signal: ctx.signal,
+    });
+    try {
+      await result.model.save(join(ctx.outDir, 'model'), { tokenizerDir: inputs.tokenizer });
+      writeFileSync(join(ctx.outDir, 'metrics.json'), JSON.stringify(result.metrics, null, 2) + '\n');
+    } finally {
+      result.model.dispose();
+    }
+  },
+};
+
+export default stage;
