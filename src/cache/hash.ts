@@ -1,12 +1,16 @@
 // Content hashes of files and folders. Folders hash as a Merkle tree of (name, kind, hash), so
 // the same content gives the same hash wherever it lives. A stat cache keyed on path, size,
 // mtime and inode skips rehashing unchanged files; content, never mtime alone, decides.
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+// crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per key.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
+
 export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 const CHUNK = 1 << 20;
@@ -34,40 +38,54 @@ interface StatEntry {
   h: string;
 }
 
+/** On disk: `{"format":2,"entries":[[path, size, mtimeMs, inode, hash], ...]}` (tuples parse faster than 10,000 keyed objects). */
+const STAT_CACHE_FORMAT = 2;
+type StatTuple = [string, number, number, number, string];
+
 export class StatCache {
-  private entries: Record<string, StatEntry> = {};
+  private loaded?: Map<string, StatEntry>;
   private dirty = false;
-  constructor(private readonly file?: string) {
-    if (file && existsSync(file)) {
-      try {
-        this.entries = JSON.parse(readFileSync(file, 'utf8')) as Record<string, StatEntry>;
-      } catch {
-        this.entries = {};
+  constructor(private readonly file?: string) {}
+
+  /** Read on first use: planning a pipeline whose deps are all produced by stages hashes no file. */
+  private get entries(): Map<string, StatEntry> {
+    if (!this.loaded) {
+      this.loaded = new Map();
+      if (this.file && existsSync(this.file)) {
+        try {
+          const data = JSON.parse(readFileSync(this.file, 'utf8')) as { format?: number; entries?: StatTuple[] };
+          // Anything else (an older format, a damaged file) is an empty cache: files are rehashed.
+          if (data && data.format === STAT_CACHE_FORMAT && Array.isArray(data.entries)) {
+            for (const [path, s, m, i, h] of data.entries) this.loaded.set(path, { s, m, i, h });
+          }
+        } catch {
+          this.loaded = new Map();
+        }
       }
     }
+    return this.loaded;
   }
 
   fileHash(path: string, st: Stats): string {
-    const e = this.entries[path];
+    const e = this.entries.get(path);
     if (e && e.s === st.size && e.m === st.mtimeMs && e.i === st.ino) return e.h;
     const h = hashFileContent(path);
-    this.entries[path] = { s: st.size, m: st.mtimeMs, i: st.ino, h };
+    this.entries.set(path, { s: st.size, m: st.mtimeMs, i: st.ino, h });
     this.dirty = true;
     return h;
   }
 
   forget(path: string): void {
-    if (path in this.entries) {
-      delete this.entries[path];
-      this.dirty = true;
-    }
+    if (this.entries.delete(path)) this.dirty = true;
   }
 
   save(): void {
     if (!this.file || !this.dirty) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.entries));
+    const entries: StatTuple[] = [];
+    for (const [path, e] of this.entries) entries.push([path, e.s, e.m, e.i, e.h]);
+    writeFileSync(tmp, JSON.stringify({ format: STAT_CACHE_FORMAT, entries }));
     renameSync(tmp, this.file);
     this.dirty = false;
   }
@@ -122,7 +140,15 @@ function hashDir(root: string, rel: string, files: TreeFile[], cache?: StatCache
 export function canonicalJson(value: unknown): string {
   if (value === undefined) return 'null';
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  // Built by concatenation (no intermediate arrays): keys of 10,000 stages are hashed per command.
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const keys = Object.keys(value as object).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  out = '{';
+  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${canonicalJson((value as Record<string, unknown>)[keys[i]])}`;
+  return `${out}}`;
 }

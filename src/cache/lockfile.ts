@@ -59,17 +59,58 @@ export function parseLockText(text: string): LockFile | undefined {
   }
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+const ARRAY_INDEX = /^(0|[1-9]\d*)$/;
+
+/**
+ * Keys as JSON.stringify would list an object built from them in sorted order: JS objects list
+ * array-index keys ('2', '10') first, in numeric order, then the others in insertion order.
+ */
+function sortedKeys(obj: object): string[] {
+  const keys = Object.keys(obj).sort();
+  const index = keys.filter((k) => ARRAY_INDEX.test(k) && Number(k) < 4294967295);
+  if (index.length === 0) return keys;
+  const rest = keys.filter((k) => !(ARRAY_INDEX.test(k) && Number(k) < 4294967295));
+  return [...index.sort((a, b) => Number(a) - Number(b)), ...rest];
+}
+
+/**
+ * `value` with the keys of every object in sorted order, copying only the objects that are not
+ * already so (lock entries are built sorted): 10,000 stage entries need no copy, and the native
+ * JSON.stringify then writes them.
+ */
+function sorted(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = sorted(value[i]);
+      if (v !== value[i] && !out) out = value.slice(0, i);
+      if (out) out.push(v);
+    }
+    return out ?? value;
   }
-  return value;
+  const obj = value as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(obj);
+  const keys = Object.keys(obj);
+  // Already in order: a plain object whose keys ascend and include no array index (those need the general rule).
+  // A Date or other class instance becomes its plain own keys, as the first lock writer did.
+  let inOrder = proto === Object.prototype || proto === null;
+  for (let i = 0; inOrder && i < keys.length; i++) {
+    const c = keys[i].charCodeAt(0);
+    if ((c >= 48 && c <= 57) || (i > 0 && keys[i - 1] >= keys[i])) inOrder = false;
+  }
+  if (inOrder) {
+    for (let i = 0; i < keys.length; i++) {
+      const child = sorted(obj[keys[i]]);
+      if (child !== obj[keys[i]]) return Object.fromEntries(keys.map((k, j) => [k, j < i ? obj[k] : j === i ? child : sorted(obj[k])]));
+    }
+    return obj;
+  }
+  return Object.fromEntries(sortedKeys(obj).map((k) => [k, sorted(obj[k])]));
 }
 
 export function serialiseLock(lock: LockFile): string {
-  const stages = Object.fromEntries(Object.keys(lock.stages).sort().map((k) => [k, sortKeys(lock.stages[k])]));
-  return `${JSON.stringify({ version: lock.version, pipeline: lock.pipeline, params: sortKeys(lock.params), stages }, null, 2)}\n`;
+  return `${JSON.stringify({ version: lock.version, pipeline: lock.pipeline, params: sorted(lock.params), stages: sorted(lock.stages) }, null, 2)}\n`;
 }
 
 /** Write atomically; returns false when the content is unchanged (nothing written). */

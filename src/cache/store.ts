@@ -8,6 +8,11 @@
 //
 // A result exists only once its run record exists, and the record is written (temp + rename)
 // after the object is complete, so a crash at any point leaves nothing a later run trusts.
+//
+// Reading 10,000 small record files costs more than planning itself, so a workspace may keep a
+// record cache (`useRecordCache`): the records it used last time, trusted per `runs/ab/` shard
+// while that folder's mtime is unchanged (every record write, removal or rename changes it). The
+// objects themselves are still checked file by file (`verify`) on every read.
 import { chmodSync, copyFileSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -34,8 +39,89 @@ export interface RunRecord {
   meta?: Record<string, unknown>;
 }
 
+interface RecordCacheFile {
+  format: number;
+  store: string;
+  /** shard (first two hex digits) → mtimeMs of `runs/<shard>/` when its records were read. */
+  shards: Record<string, number>;
+  records: Record<string, RunRecord>;
+}
+
+const RECORD_CACHE_FORMAT = 1;
+
+interface RecordCache {
+  file: string;
+  shards: Record<string, number>;
+  records: Record<string, RunRecord>;
+  /** shard → mtimeMs now (null: no such folder), stat'ed once per process before any read. */
+  now: Map<string, number | null>;
+  /** Shards this process wrote to: their cached records are not trusted any more. */
+  touched: Set<string>;
+  /** Records read in this process, by key: what the next save keeps. */
+  used: Map<string, RunRecord>;
+  dirty: boolean;
+}
+
 export class ContentStore {
-  constructor(readonly root: string) {}
+  private readonly objectsRoot: string;
+  private recordCache?: RecordCache;
+
+  constructor(readonly root: string) {
+    this.objectsRoot = join(root, 'objects');
+  }
+
+  /** Keep run records in `file` between processes (see the header). */
+  useRecordCache(file: string): void {
+    let data: RecordCacheFile | undefined;
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8')) as RecordCacheFile;
+    } catch {
+      data = undefined;
+    }
+    const ok = data && data.format === RECORD_CACHE_FORMAT && data.store === this.root && data.shards && data.records;
+    this.recordCache = { file, shards: ok ? data!.shards : {}, records: ok ? data!.records : {}, now: new Map(), touched: new Set(), used: new Map(), dirty: !ok };
+  }
+
+  /** Write the record cache if this process read records it did not hold. */
+  saveRecordCache(): void {
+    const c = this.recordCache;
+    if (!c || !c.dirty) return;
+    const shards: Record<string, number> = {};
+    const records: Record<string, RunRecord> = {};
+    for (const [key, rec] of c.used) {
+      const shard = key.slice(0, 2);
+      const mtime = c.now.get(shard);
+      if (c.touched.has(shard) || mtime === undefined || mtime === null) continue;
+      shards[shard] = mtime;
+      records[key] = rec;
+    }
+    try {
+      mkdirSync(dirname(c.file), { recursive: true });
+      const tmp = `${c.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ format: RECORD_CACHE_FORMAT, store: this.root, shards, records } satisfies RecordCacheFile));
+      renameSync(tmp, c.file);
+      c.dirty = false;
+    } catch {
+      /* without a writable cache folder every process reads the records itself */
+    }
+  }
+
+  private shardMtime(c: RecordCache, shard: string): number | null {
+    let m = c.now.get(shard);
+    if (m === undefined) {
+      m = statSync(join(this.root, 'runs', shard), { throwIfNoEntry: false })?.mtimeMs ?? null;
+      c.now.set(shard, m);
+    }
+    return m;
+  }
+
+  private touch(key: string): void {
+    const c = this.recordCache;
+    if (!c) return;
+    c.touched.add(key.slice(0, 2));
+    c.used.delete(key);
+    c.dirty = true;
+  }
 
   private ensure(sub: string): string {
     const p = join(this.root, sub);
@@ -44,7 +130,7 @@ export class ContentStore {
   }
 
   objectDir(tree: string): string {
-    return join(this.root, 'objects', tree.slice(0, 2), tree.slice(2));
+    return `${this.objectsRoot}/${tree.slice(0, 2)}/${tree.slice(2)}`;
   }
 
   recordPath(key: string): string {
@@ -71,11 +157,28 @@ export class ContentStore {
   }
 
   readRecord(key: string): RunRecord | undefined {
+    const c = this.recordCache;
+    const shard = key.slice(0, 2);
+    if (c && !c.touched.has(shard)) {
+      // Stat the shard before reading from it: a record written after this stat makes the saved mtime stale, never the other way round.
+      const mtime = this.shardMtime(c, shard);
+      const cached = mtime !== null && c.shards[shard] === mtime ? c.records[key] : undefined;
+      if (cached && cached.key === key) {
+        c.used.set(key, cached);
+        return cached;
+      }
+    }
+    let rec: RunRecord | undefined;
     try {
-      return JSON.parse(readFileSync(this.recordPath(key), 'utf8')) as RunRecord;
+      rec = JSON.parse(readFileSync(this.recordPath(key), 'utf8')) as RunRecord;
     } catch {
       return undefined;
     }
+    if (c && rec && !c.touched.has(shard)) {
+      c.used.set(key, rec);
+      c.dirty = true;
+    }
+    return rec;
   }
 
   hasRecord(key: string): boolean {
@@ -119,6 +222,7 @@ export class ContentStore {
       ...(args.meta ? { meta: args.meta } : {}),
     };
     const recPath = this.recordPath(args.key);
+    this.touch(args.key);
     mkdirSync(dirname(recPath), { recursive: true });
     const tmp = `${recPath}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(record, null, 1));
@@ -133,13 +237,14 @@ export class ContentStore {
 
   private verifyFiles(objDir: string, files: Array<[string, number, number, string]>): string | null {
     for (const [rel, size, mtime, hash] of files) {
-      const p = join(objDir, rel);
+      const p = rel ? `${objDir}/${rel}` : objDir;
       let st;
       try {
-        st = statSync(p);
+        st = statSync(p, { throwIfNoEntry: false });
       } catch {
-        return `store entry is missing ${rel || 'its file'}`;
+        st = undefined;
       }
+      if (!st) return `store entry is missing ${rel || 'its file'}`;
       if (st.size !== size) return `store entry ${rel} was modified (size ${st.size}, expected ${size})`;
       if (st.mtimeMs !== mtime && hashFileContent(p) !== hash) return `store entry ${rel} was modified (content hash differs)`;
     }
@@ -147,6 +252,7 @@ export class ContentStore {
   }
 
   removeRecord(key: string): void {
+    this.touch(key);
     rmSync(this.recordPath(key), { force: true });
   }
 

@@ -348,8 +348,15 @@ function expandStage(
       return variantLabel(v);
     };
     switch (head) {
-      case 'params':
-        return evalParams(expr, loc);
+      case 'params': {
+        if (segs.every((x) => x.kind === 'name')) return evalParams(expr, loc);
+        // Computed segments: params.models[item] → the value under the item's name.
+        const key = segs.slice(1).map((_, i) => segValue(i + 1)).join('.');
+        const got = getDotted(params, key);
+        if (!got.found) throw new UserError(`unknown param '${key}' (from '${expr.text}')${didYouMean(key, flatParams)}`, loc());
+        paramsUsed[key] = got.value;
+        return got.value;
+      }
       case 'item':
       case 'key': {
         if (member.item === undefined) throw new UserError(`'${expr.text}' is only defined inside a stage with foreach or matrix`, loc());

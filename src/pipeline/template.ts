@@ -74,6 +74,7 @@ export type Evaluate = (expr: TemplateExpr) => unknown;
 
 /** Substitute every template in a string. */
 export function renderString(s: string, evaluate: Evaluate): unknown {
+  if (!s.includes('${{')) return s;
   const matches = [...s.matchAll(TEMPLATE_RE)];
   if (matches.length === 0) return s;
   if (matches.length === 1 && matches[0][0] === s.trim() && s.trim() === s) {
@@ -90,11 +91,13 @@ export function renderString(s: string, evaluate: Evaluate): unknown {
 
 /** Render every string inside a JSON-like value; `onPath` receives the path of each rendered string (for error locations). */
 export function renderValue(value: unknown, evaluate: (expr: TemplateExpr, path: (string | number)[]) => unknown, path: (string | number)[] = []): unknown {
-  if (typeof value === 'string') return renderString(value, (e) => evaluate(e, path));
-  if (Array.isArray(value)) return value.map((v, i) => renderValue(v, evaluate, [...path, i]));
+  if (typeof value === 'string') return value.includes('${{') ? renderString(value, (e) => evaluate(e, path)) : value;
+  // Plain strings are returned as they are, without building their path (most strings have no template).
+  const plain = (v: unknown) => typeof v === 'string' && !v.includes('${{');
+  if (Array.isArray(value)) return value.map((v, i) => (plain(v) ? v : renderValue(v, evaluate, [...path, i])));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = renderValue(v, evaluate, [...path, k]);
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v) ? v : renderValue(v, evaluate, [...path, k]);
     return out;
   }
   return value;
@@ -117,6 +120,7 @@ export function artifactPlaceholder(ref: ArtifactRef): string {
 
 export function findArtifactRefs(value: unknown, out: ArtifactRef[] = []): ArtifactRef[] {
   if (typeof value === 'string') {
+    if (!value.includes(PH_OPEN)) return out;
     for (const m of value.matchAll(PH_RE)) {
       const [stage, output] = m[1].split('\u0003');
       out.push({ stage, output });
@@ -129,6 +133,7 @@ export function findArtifactRefs(value: unknown, out: ArtifactRef[] = []): Artif
 /** Replace each placeholder by `replace(ref)`; a string that is exactly one placeholder keeps the replacement's type. */
 export function substituteArtifactRefs(value: unknown, replace: (ref: ArtifactRef) => string): unknown {
   if (typeof value === 'string') {
+    if (!value.includes(PH_OPEN)) return value;
     return value.replace(PH_RE, (_m, inner: string) => {
       const [stage, output] = inner.split('\u0003');
       return replace({ stage, output });

@@ -2,7 +2,7 @@
 // and code version (or command), resolved inputs and params, the content of every local file
 // it reads, the content of every upstream artifact it reads, and the env vars it declares.
 // Planning never runs anything; it only hashes (skipping unchanged files via the stat cache).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { canonicalJson, hashPath, sha256 } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
@@ -79,20 +79,25 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
     outs: spec.outs,
   };
   const key = sha256(canonicalJson(keyed));
-  const lock: LockStage = {
-    key,
-    type: spec.type,
-    ...(code ? { code } : {}),
-    ...(command !== undefined ? { cmd: command } : {}),
-    ...(Object.keys(spec.paramsUsed).length ? { params: spec.paramsUsed } : {}),
-    ...(Object.keys(inputs).length ? { inputs } : {}),
-    ...(Object.keys(deps).length ? { deps } : {}),
-    ...(Object.keys(upstreamHashes).length ? { upstream: upstreamHashes } : {}),
-    ...(Object.keys(env).length ? { env } : {}),
-    outs: {},
-    ...(spec.metrics.length ? { metrics: spec.metrics } : {}),
-  };
+  // Fields in sorted order, as the lock file lists them: its writer then copies nothing.
+  const lock = {} as LockStage;
+  if (command !== undefined) lock.cmd = command;
+  if (code) lock.code = code;
+  if (hasKeys(deps)) lock.deps = deps;
+  if (hasKeys(env)) lock.env = env;
+  if (hasKeys(inputs)) lock.inputs = inputs;
+  lock.key = key;
+  if (spec.metrics.length) lock.metrics = spec.metrics;
+  lock.outs = {};
+  if (hasKeys(spec.paramsUsed)) lock.params = spec.paramsUsed;
+  lock.type = spec.type;
+  if (hasKeys(upstreamHashes)) lock.upstream = upstreamHashes;
   return { key, lock };
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 export type StageStatus = 'up-to-date' | 'stale';
@@ -119,12 +124,9 @@ function fmt(v: unknown): string {
 
 /** Why a stage differs from what the lock file says ran last. */
 export function explainChange(prev: LockStage | undefined, cur: LockStage | undefined, spec: StageSpec, waitingFor: string[]): string[] {
+  if (!prev) return ['never ran'];
   const reasons: string[] = [];
   for (const w of waitingFor) reasons.push(`upstream stage '${w}' will rerun`);
-  if (!prev) {
-    reasons.push('never ran');
-    return reasons;
-  }
   if (prev.type !== spec.type) reasons.push(`stage type changed from ${prev.type} to ${spec.type}`);
   if (cur) {
     if (prev.code && cur.code && prev.code !== cur.code) reasons.push(`stage code changed (${spec.type} ${prev.code.slice(0, 8)} → ${cur.code.slice(0, 8)})`);
@@ -179,10 +181,11 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
   };
   for (const name of ws.dag.order) {
     const spec = ws.pipeline.stages.get(name)!;
-    const prev = ws.previousLock?.stages[name];
+    // The previous lock is read only to explain a stale stage (parsing it costs when all are cached).
+    const previous = () => ws.previousLock?.stages[name];
     const km = computeKey(ws, spec, upstream);
     if ('waitingFor' in km) {
-      plans.set(name, { name, status: 'stale', key: null, reasons: explainChange(prev, undefined, spec, km.waitingFor) });
+      plans.set(name, { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) });
       continue;
     }
     if (forced(name)) {
@@ -195,12 +198,14 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
       plans.set(name, { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock });
       continue;
     }
+    const prev = previous();
     let reasons: string[];
     if (prev && prev.key === km.key) reasons = [record ? `${damage}; it will be recomputed` : 'its result is missing from the store'];
     else reasons = explainChange(prev, km.lock, spec, []);
     if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = ['stage definition changed'];
     plans.set(name, { name, status: 'stale', key: km.key, reasons, lock: km.lock });
   }
+  ws.store.saveRecordCache();
   return plans;
 }
 
@@ -211,12 +216,8 @@ export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunReco
   for (const [name, rel] of Object.entries(spec.outs)) {
     const abs = join(ws.pipeline.dir, rel);
     const want = record.outputs[name]?.hash;
-    if (!existsSync(abs)) {
-      out.push(name);
-      continue;
-    }
     try {
-      statSync(abs);
+      // Missing (ENOENT), a symbolic link or different content: restore it.
       if (hashPath(abs, ws.statCache).hash !== want) out.push(name);
     } catch {
       out.push(name);

@@ -51,19 +51,26 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
   const pipelineFile = resolve(file ?? defaultPipelineFile());
   if (!existsSync(pipelineFile)) throw new UserError(`pipeline file not found: ${file}`);
   const registry = StageRegistry.fromEnvironment(env);
-  const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile });
+  const root = projectRoot(dirname(pipelineFile));
+  const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile, cacheDir: join(root, '.fisherflow', 'parsed') });
   const dag = buildDag(pipeline);
-  const root = projectRoot(pipeline.dir);
   const storeRoot = resolve(opts.store ?? env.FISHERFLOW_STORE ?? join(root, 'artifacts'));
   const lockPath = lockPathFor(pipelineFile);
+  const store = new ContentStore(storeRoot);
+  let previousLock: LockFile | undefined | null = null;
+  store.useRecordCache(join(root, '.fisherflow', 'record-cache.json'));
   return {
     pipeline,
     dag,
     root,
-    store: new ContentStore(storeRoot),
+    store,
     statCache: new StatCache(join(root, '.fisherflow', 'stat-cache.json')),
     lockPath,
-    previousLock: readLock(lockPath),
+    // Read on first use: a fully cached `status` never needs it.
+    get previousLock() {
+      if (previousLock === null) previousLock = readLock(lockPath);
+      return previousLock;
+    },
     registry,
     label: relative(process.cwd(), pipelineFile) || pipelineFile,
   };

@@ -208,11 +208,15 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       return;
     }
     const spec = pipeline.stages.get(name)!;
-    const km = computeKey(ws, spec, (n) => records.get(n));
+    // The plan already keyed and verified a cached stage; while its upstream stages ended with the
+    // very records the plan saw, its key and record stand (10,000 cached stages: no second pass).
+    const planned = plans.get(name);
+    const asPlanned = planned?.status === 'up-to-date' && planned.record && planned.lock && [...dag.upstream.get(name)!].every((u) => records.get(u) === plans.get(u)?.record);
+    const km = asPlanned ? { key: planned.key!, lock: planned.lock! } : computeKey(ws, spec, (n) => records.get(n));
     if ('waitingFor' in km) throw new Error(`internal: ${name} scheduled before ${km.waitingFor.join(', ')}`);
     if (!forcedSet.has(name)) {
-      const rec = store.readRecord(km.key);
-      if (rec && !store.verify(rec)) {
+      const rec = asPlanned ? planned.record : store.readRecord(km.key);
+      if (rec && (asPlanned || !store.verify(rec))) {
         try {
           for (const out of outputsToRestore(ws, spec, rec)) {
             const dest = join(pipeline.dir, spec.outs[out]);

@@ -27,6 +27,9 @@ test('the lock file bytes equal the JSON.stringify reference, edge cases include
       '2': { key: 'k3', type: 'write', outs: {}, inputs: { nested: { deep: [[], [{}], [1, [2]]] }, when: new Date(0) } },
       a: { key: 'k1', type: 'command', outs: {}, params: { 'model.lr': 0.001, 'model.name': 'bert' }, metrics: ['m'] },
       '11': { key: 'k4', type: 'command', outs: {} },
+      // Already sorted at the top, not below (the writer must copy only what it has to).
+      c: { cmd: 'x', deps: { 'b.txt': '1', 'a.txt': '2' }, inputs: { list: [{ a: 1 }, { z: 1, b: [{ y: 1, x: 2 }] }] }, key: 'k5', outs: { o: { hash: 'h', path: 'o' } }, type: 'command' },
+      d: { cmd: 'y', key: 'k6', outs: { o: { hash: 'h', path: 'o' } }, type: 'command' },
     },
   } as unknown as LockFile;
   assert.equal(serialiseLock(lock), reference(lock));
