@@ -1,0 +1,121 @@
+// Fisher throughput benchmark: the fim computation on (a) a tiny BERT and (b) a BERT-base-shaped
+// model (random weights, vocab 28,999) over SST-2-like sequences, side by side with the seed's
+// calc_fim loop in PyTorch (bench/fim_torch.py) on the same machine.
+//
+//   npx tsx bench/fim.ts [--models tiny,base] [--examples 24] [--workers 2] [--batch 1] [--no-torch]
+//   (or from the build: node dist/bench/fim.js ...)
+//
+// Each measurement runs in a child process so that its peak RSS is its own.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MODELS = {
+  tiny: { vocab_size: 28999, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, num_labels: 2 },
+  base: { vocab_size: 28999, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, num_labels: 2 },
+} as const;
+type ModelName = keyof typeof MODELS;
+
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
+  return d;
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
+/** SST-2-like examples: dev-set sentence lengths (≈1.3 word pieces per word + [CLS]/[SEP]), seeded ids. */
+function makeData(path: string, n: number): number {
+  const dev = join(repoRoot(), '..', 'shared', 'data', 'sst2', 'dev.tsv');
+  const fallback = '/work/shared/data/sst2/dev.tsv';
+  const file = existsSync(dev) ? dev : fallback;
+  const words = existsSync(file)
+    ? readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[0].trim().split(/\s+/).length)
+    : Array.from({ length: n }, () => 20);
+  let s = 12345;
+  const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296; };
+  const lines: string[] = [];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const len = Math.min(126, Math.round(words[i % words.length] * 1.3)) + 2;
+    total += len;
+    const ids = [101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(rnd() * 27996)), 102];
+    lines.push(JSON.stringify({ input_ids: ids, token_type_ids: ids.map(() => 0), attention_mask: ids.map(() => 1), labels: i % 2 }));
+  }
+  writeFileSync(path, lines.join('\n') + '\n');
+  return total / n;
+}
+
+function childRun(args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) throw new Error(`child ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+  return JSON.parse(line);
+}
+
+async function child(): Promise<void> {
+  const mode = process.argv[3];
+  const { initBackend } = await import('../stages/bert/backend.js');
+  if (mode === 'prepare') {
+    const [dir, model] = [process.argv[4], process.argv[5] as ModelName];
+    await initBackend('wasm');
+    const { BertForSequenceClassification } = await import('../stages/bert/model.js');
+    const m = BertForSequenceClassification.fromConfig(MODELS[model], 0);
+    await m.save(dir);
+    console.log(JSON.stringify({ params: m.numParameters() }));
+    return;
+  }
+  const [dir, data, n, workers, batch] = process.argv.slice(4);
+  const { readTokenizedJsonl } = await import('../stages/bert/batch.js');
+  const { computeFim } = await import('../stages/fim/compute.js');
+  const rows = (await readTokenizedJsonl(data)).slice(0, Number(n));
+  const examples = rows.map((row, index) => ({ index, row }));
+  const opts = { modelDir: dir, backend: 'wasm' as const, fisher: 'empirical' as const, samples: 1, seed: 0, batchSize: Number(batch), workers: Number(workers) };
+  const t0 = performance.now();
+  const res = await computeFim(examples, opts);
+  const secs = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ examples: res.examples, seconds: secs, startup_s: res.startupSeconds, examples_per_s: res.examples / res.computeSeconds, cpu_s_per_example: res.computeCpuSeconds / res.examples, load_avg: loadavg()[0], max_rss_bytes: process.resourceUsage().maxRSS * 1024, device: res.info.device, workers: res.workers }));
+}
+
+async function main(): Promise<void> {
+  const models = arg('models', 'tiny,base').split(',') as ModelName[];
+  // Per model: enough examples that start-up effects (first kernels, worker start) do not dominate.
+  const counts = Object.fromEntries(arg('examples', 'tiny=200,base=32').split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+  const n = Math.max(...Object.values(counts) as number[]);
+  const workers = arg('workers', '2');
+  const batch = arg('batch', '8');
+  const torch = !process.argv.includes('--no-torch');
+  const root = mkdtempSync(join(tmpdir(), 'ff-bench-fim-'));
+  const data = join(root, 'data.jsonl');
+  const meanLen = makeData(data, n);
+  console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
+  console.log(`SST-2-like examples (mean length ${meanLen.toFixed(1)} tokens over ${n}); fisher empirical; wasm, ${workers} worker(s), batch ${batch}; load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+  console.log('| model | params | examples | fisherflow ex/s | CPU s/example | startup | peak RSS | PyTorch calc_fim ex/s | PyTorch CPU s/example | PyTorch peak RSS | ratio (ex/s) | ratio (CPU) | load avg |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const m of models) {
+    const dir = join(root, m);
+    mkdirSync(dir, { recursive: true });
+    const { params } = childRun(['--child', 'prepare', dir, m]) as { params: number };
+    const k = counts[m] ?? n;
+    const ours = childRun(['--child', 'run', dir, data, String(k), workers, batch]) as { examples_per_s: number; max_rss_bytes: number; startup_s: number; cpu_s_per_example: number; load_avg: number };
+    let theirs: { examples_per_s: number; max_rss_bytes: number; cpu_s_per_example: number } | null = null;
+    if (torch && existsSync('/usr/bin/python3')) {
+      const r = spawnSync('/usr/bin/python3', [join(repoRoot(), 'bench', 'fim_torch.py'), dir, data, String(k)], { encoding: 'utf8' });
+      if (r.status === 0) theirs = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      else console.error(`PyTorch run failed: ${r.stderr.slice(-500)}`);
+    }
+    const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    const modelBytes = params * 4;
+    const t = theirs;
+    console.log(`| ${m} | ${(params / 1e6).toFixed(1)} M (${gb(modelBytes)}) | ${k} | ${ours.examples_per_s.toFixed(2)} | ${ours.cpu_s_per_example.toFixed(3)} | ${ours.startup_s.toFixed(1)} s | ${gb(ours.max_rss_bytes)} (${(ours.max_rss_bytes / modelBytes).toFixed(1)}× model) | ${t ? t.examples_per_s.toFixed(2) : '–'} | ${t ? t.cpu_s_per_example.toFixed(3) : '–'} | ${t ? gb(t.max_rss_bytes) : '–'} | ${t ? `${(ours.examples_per_s / t.examples_per_s).toFixed(2)}×` : '–'} | ${t ? `${(t.cpu_s_per_example / ours.cpu_s_per_example).toFixed(2)}×` : '–'} | ${ours.load_avg.toFixed(1)} |`);
+  }
+  rmSync(root, { recursive: true, force: true });
+}
+
+if (process.argv[2] === '--child') await child();
+else await main();

@@ -1,0 +1,112 @@
+// TensorFlow.js backend selection for the model stages.
+//
+// Order for 'auto': tfjs-node-gpu / tfjs-node ('tensorflow', only when installed: their install
+// downloads a native library, so they are optionalDependencies), then wasm (default on CPU), then
+// the pure-JS cpu backend. WebGPU is only used when asked for: it needs a GPU adapter and Dawn.
+import * as tf from '@tensorflow/tfjs-core';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { cpus } from 'node:os';
+import { StageInputError } from '../../src/stage/api.js';
+
+export type BackendName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+export const BACKEND_NAMES: BackendName[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+
+export interface BackendInfo { backend: string; device: string }
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | null = null;
+
+function cpuModel(): string {
+  const c = cpus();
+  return `${c[0]?.model?.trim() ?? 'unknown CPU'} (${c.length} cores)`;
+}
+
+async function tryTensorflow(): Promise<BackendInfo | null> {
+  // Dynamic import through a variable so that TypeScript and bundlers do not require the packages.
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try { require.resolve(pkg); } catch { continue; }
+    try {
+      await import(pkg);
+      if (await tf.setBackend('tensorflow')) {
+        await tf.ready();
+        return { backend: 'tensorflow', device: pkg.endsWith('gpu') ? 'gpu (libtensorflow CUDA)' : `cpu (libtensorflow) ${cpuModel()}` };
+      }
+    } catch { /* a broken native install falls through to the next candidate */ }
+  }
+  return null;
+}
+
+async function initWasm(): Promise<BackendInfo | null> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  // In Node the wasm binaries are read from the package's dist folder; the path needs a trailing slash.
+  const dist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+  wasm.setWasmPaths(join(dist, '/'));
+  if (!(await tf.setBackend('wasm'))) return null;
+  await tf.ready();
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  return { backend: 'wasm', device: `cpu (wasm${simd ? ' simd' : ''}, 1 thread) ${cpuModel()}` };
+}
+
+async function initCpu(): Promise<BackendInfo> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return { backend: 'cpu', device: `cpu (pure JS) ${cpuModel()}` };
+}
+
+async function initWebgpu(): Promise<BackendInfo> {
+  let webgpu: { create: (opts: string[]) => unknown; globals: Record<string, unknown> };
+  try {
+    webgpu = await import('webgpu') as never;
+  } catch (e) {
+    throw new StageInputError(`backend: webgpu needs the optional packages "webgpu" and "@tensorflow/tfjs-backend-webgpu" (${(e as Error).message})`);
+  }
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create([]) as { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string; device?: string } } | null> };
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) {
+    throw new StageInputError('backend: webgpu was asked for but no WebGPU adapter was found (no GPU, or no Vulkan driver/loader visible to Dawn)');
+  }
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) throw new StageInputError('backend: webgpu adapter found but the tfjs webgpu backend failed to initialise');
+  await tf.ready();
+  const i = adapter.info ?? {};
+  const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+  return { backend: 'webgpu', device: `gpu (webgpu/Dawn) ${name || 'adapter'}` };
+}
+
+/**
+ * Selects and initialises a backend once per process (tfjs has one global engine); later calls
+ * with the same or 'auto' preference return the same backend.
+ */
+export async function initBackend(prefer: BackendName = 'auto', opts: { gpu?: boolean } = {}): Promise<BackendInfo> {
+  if (!BACKEND_NAMES.includes(prefer)) {
+    throw new StageInputError(`backend: "${String(prefer)}" is not one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (current && (prefer === 'auto' || prefer === current.backend)) {
+    if (tf.getBackend() !== current.backend) await tf.setBackend(current.backend);
+    return current;
+  }
+  let info: BackendInfo | null = null;
+  if (prefer === 'webgpu') info = await initWebgpu();
+  else if (prefer === 'tensorflow') {
+    info = await tryTensorflow();
+    if (!info) throw new StageInputError('backend: "tensorflow" needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, which are not installed');
+  } else if (prefer === 'cpu') info = await initCpu();
+  else if (prefer === 'wasm') {
+    info = await initWasm();
+    if (!info) throw new StageInputError('backend: the wasm backend failed to initialise');
+  } else {
+    // With a GPU assigned by the scheduler, 'auto' tries the GPU paths first and falls back.
+    info = await tryTensorflow();
+    if (!info && opts.gpu) info = await initWebgpu().catch(() => null);
+    info ??= (await initWasm().catch(() => null)) ?? (await initCpu());
+  }
+  current = info;
+  return info;
+}
+
+/** The backend currently initialised by initBackend, if any. */
+export function currentBackend(): BackendInfo | null { return current; }

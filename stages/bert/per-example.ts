@@ -1,0 +1,142 @@
+// Per-example squared gradients in one batched backward pass (as BackPACK / Opacus do).
+//
+// Each Linear and LayerNorm-affine layer is a tf.customGrad over its input only: the backward
+// passes the input gradient on as usual and, from the saved input x [B,T,in] and the output
+// gradient dy [B,T,out], adds Σ_b (dy_bᵀ x_b)² to the weight's accumulator (Σ_b (Σ_t dy_b)² for
+// the bias). No batch-summed weight gradient is ever formed, so batching stays exact per example.
+// Embedding gradients are scattered in JS from the gradient of the embedding sum.
+import * as tf from '@tensorflow/tfjs-core';
+import { linearForward, normalise, layerNormInputGrad, type LayerOps, type ParamGetter } from './model.js';
+
+/** Where per-layer Σ_b (per-example gradient)² goes; called inside the backward pass. */
+export interface SquaredGradSink {
+  /** Adds same-shaped contributions (already squared) to the parameter's sums. */
+  add(name: string, contribs: tf.Tensor[]): void;
+}
+
+/** Sums kept as tensors on the backend (GPU backends: no read-back until the end). */
+export class DeviceSums implements SquaredGradSink {
+  readonly tensors = new Map<string, tf.Tensor>();
+
+  add(name: string, contribs: tf.Tensor[]): void {
+    const old = this.tensors.get(name);
+    const all = old ? [old, ...contribs] : contribs;
+    // The first contribution becomes the sum; several are added in one pass (tf.addN).
+    const next = all.length === 1 ? all[0] : tf.addN(all);
+    tf.keep(next);
+    if (old && old !== next) old.dispose();
+    this.tensors.set(name, next);
+  }
+
+  dispose(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+  }
+}
+
+/** Sums read back per layer into host memory (wasm/cpu: read-back is a memcpy; see HostAccumulator). */
+export class HostSink implements SquaredGradSink {
+  constructor(private readonly target: { add(name: string, data: Float32Array): void }) {}
+
+  add(name: string, contribs: tf.Tensor[]): void {
+    const t = contribs.length === 1 ? contribs[0] : tf.addN(contribs);
+    this.target.add(name, hostView(t));
+  }
+}
+
+/**
+ * The tensor's values as a Float32Array: on wasm a view into the wasm heap (no copy; valid until
+ * the next allocation, so use it at once), elsewhere dataSync().
+ */
+export function hostView(t: tf.Tensor): Float32Array {
+  const be = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.Tensor) => Float32Array };
+  if (tf.getBackend() === 'wasm' && typeof be.typedArrayFromHeap === 'function') return be.typedArrayFromHeap(t);
+  return t.dataSync() as Float32Array;
+}
+
+/**
+ * dy W. On wasm, XNNPACK packs the right-hand operand of a matmul and caches the packed copy
+ * until that tensor is disposed: with the weight itself as operand, every weight would keep a
+ * packed copy (+0.8× the model per thread). A short-lived copy keeps one packed weight at a time,
+ * for ≈0.3 GB of extra memory traffic per batch on BERT-base.
+ */
+function inputGrad(dy2: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor {
+  if (tf.getBackend() !== 'wasm' || process.env.FF_NOCOPY) return tf.matMul(dy2, W);
+  return tf.tidy(() => {
+    const Wc = tf.add(W, 0) as tf.Tensor2D; // a new buffer, not a view
+    return tf.matMul(dy2, Wc);
+  });
+}
+
+export function perExampleOps(P: ParamGetter, acc: SquaredGradSink): LayerOps {
+  return {
+    linear(x, prefix) {
+      const W = P(`${prefix}.weight`) as tf.Tensor2D;
+      const bias = P(`${prefix}.bias`);
+      const f = tf.customGrad<tf.Tensor>(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+        const [B, T, I] = xIn.shape as [number, number, number];
+        const O = W.shape[0];
+        const x2 = tf.reshape(xIn, [B * T, I]) as tf.Tensor2D;
+        save([x2]);
+        return {
+          value: tf.tidy(() => tf.reshape(linearForward(x2, W, bias), [B, T, O])),
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const xs = saved[0] as tf.Tensor2D;
+            const dy2 = tf.reshape(dy, [B * T, O]) as tf.Tensor2D;
+            // Own tidy: the tape frees backward intermediates only when the whole pass ends, and
+            // B squared weight gradients per layer would pile up until then.
+            tf.tidy(() => {
+              if (T === 1) {
+                // Pooler and classifier: one position, each example's gradient is an outer product.
+                acc.add(`${prefix}.weight`, [tf.matMul(tf.transpose(tf.square(dy2)), tf.square(xs))]);
+                acc.add(`${prefix}.bias`, [tf.sum(tf.square(dy2), 0)]);
+              } else {
+                // 2-D matmuls per example (see linearForward for why not one batched matmul), summed
+                // as they come so that one squared weight gradient at a time is alive.
+                let wSum: tf.Tensor | null = null;
+                const bSq: tf.Tensor[] = [];
+                for (let b = 0; b < B; b++) {
+                  const dyb = B === 1 ? dy2 : tf.slice(dy2, [b * T, 0], [T, O]);
+                  const xb = B === 1 ? xs : tf.slice(xs, [b * T, 0], [T, I]);
+                  const sq = tf.tidy(() => tf.square(tf.matMul(tf.transpose(dyb), xb)));
+                  if (wSum === null) wSum = sq;
+                  else {
+                    const next: tf.Tensor = tf.add(wSum, sq);
+                    wSum.dispose();
+                    sq.dispose();
+                    wSum = next;
+                  }
+                  bSq.push(tf.square(tf.sum(dyb, 0)));
+                }
+                acc.add(`${prefix}.weight`, [wSum!]);
+                acc.add(`${prefix}.bias`, bSq);
+              }
+            });
+            return tf.reshape(inputGrad(dy2, W), [B, T, I]);
+          },
+        };
+      }) as never); // tfjs types the callback as variadic (...inputs | save)
+      return f(x) as tf.Tensor3D;
+    },
+    layerNorm(x, prefix, eps) {
+      const g = P(`${prefix}.weight`);
+      const b = P(`${prefix}.bias`);
+      const f = tf.customGrad<tf.Tensor>(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+        const { xhat, rstd } = tf.tidy(() => normalise(xIn, eps));
+        save([xhat, rstd]);
+        return {
+          value: tf.tidy(() => tf.add(tf.mul(xhat, g), b)),
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [xh, rs] = saved;
+            tf.tidy(() => {
+              acc.add(`${prefix}.weight`, [tf.sum(tf.square(tf.sum(tf.mul(dy, xh), 1)), 0)]);
+              acc.add(`${prefix}.bias`, [tf.sum(tf.square(tf.sum(dy, 1)), 0)]);
+            });
+            return tf.tidy(() => layerNormInputGrad(tf.mul(dy, g), xh, rs));
+          },
+        };
+      }) as never);
+      return f(x) as tf.Tensor3D;
+    },
+  };
+}
