@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { cpus } from 'node:os';
 import { StageInputError } from '../../src/stage/api.js';
 
-export type BackendName = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
-export const BACKEND_NAMES: BackendName[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+import { BACKEND_NAMES, type BackendName } from './backend-names.js';
+export { BACKEND_NAMES, type BackendName };
 
 export interface BackendInfo { backend: string; device: string }
 

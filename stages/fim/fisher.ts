@@ -9,8 +9,8 @@ import { parameterShapes } from '../bert/params.js';
 import { HostAccumulator } from './accumulator.js';
 import { exampleRandom } from './random.js';
 
-export type FisherType = 'empirical' | 'true' | 'expected';
-export const FISHER_TYPES: FisherType[] = ['empirical', 'true', 'expected'];
+import { FISHER_TYPES, type FisherType } from './fisher-types.js';
+export { FISHER_TYPES, type FisherType };
 
 export interface FisherOptions {
   fisher: FisherType;

@@ -3,11 +3,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
-import { BACKEND_NAMES, type BackendName } from '../bert/backend.js';
+import { BACKEND_NAMES, type BackendName } from '../bert/backend-names.js';
 import { readTokenizedJsonl } from '../bert/batch.js';
 import { writeSafetensors } from '../safetensors/format.js';
-import { FISHER_TYPES, type FisherType } from './fisher.js';
-import { computeFim } from './compute.js';
+import { FISHER_TYPES, type FisherType } from './fisher-types.js';
 import { parameterShapes } from '../bert/params.js';
 import { readConfig } from '../checkpoint/load.js';
 
@@ -54,7 +53,7 @@ const stage: StageModule<FimInputs> = {
       fisher: { enum: FISHER_TYPES, default: 'empirical', description: 'empirical: true labels (the seed); true: labels sampled from the model; expected: exact sum over classes' },
       samples: { type: 'integer', minimum: 1, default: 1, description: 'labels sampled per example for fisher: true' },
       seed: { type: 'integer', default: 0 },
-      batch_size: { type: 'integer', minimum: 1, default: 8, description: 'examples per pass; squares stay per example, so it changes speed and memory, not the result' },
+      batch_size: { type: 'integer', minimum: 1, default: 4, description: 'examples per pass; squares stay per example, so it changes speed and memory, not the result' },
       max_examples: { type: 'integer', minimum: 1, description: 'use only the first N rows of data' },
       backend: { enum: BACKEND_NAMES, default: 'auto' },
       chunks: { type: 'integer', minimum: 2, description: 'also write the Fisher of K disjoint chunks of the examples (for the overlap stage bootstrap)' },
@@ -88,8 +87,10 @@ const stage: StageModule<FimInputs> = {
     const [mHash, dHash] = await Promise.all([modelHash(inp.model), sha256File(inp.data)]);
     ctx.log(`fim: ${fisher} Fisher of ${inp.model} over ${examples.length} examples of ${inp.data}`);
     const t0 = Date.now();
+    // TensorFlow.js loads here, not when the engine imports this module to plan.
+    const { computeFim } = await import('./compute.js');
     const res = await computeFim(examples, {
-      modelDir: inp.model, backend, gpu, fisher, samples: inp.samples ?? 1, seed: inp.seed ?? 0, batchSize: inp.batch_size ?? 8,
+      modelDir: inp.model, backend, gpu, fisher, samples: inp.samples ?? 1, seed: inp.seed ?? 0, batchSize: inp.batch_size ?? 4,
       workers: inp.workers, chunks: inp.chunks, signal: ctx.signal,
       onProgress: (d, t) => ctx.progress(d, t, 'examples'), log: ctx.log,
     });
@@ -97,7 +98,7 @@ const stage: StageModule<FimInputs> = {
     ctx.log(`fim: ${res.examples} examples in ${secs.toFixed(1)} s (${(res.examples / secs).toFixed(2)} examples/s) on ${res.info.backend}`);
     const meta: Record<string, string> = {
       fisherflow: 'fim', format_version: FIM_FORMAT_VERSION, fisher, examples: String(res.examples),
-      samples: String(fisher === 'true' ? inp.samples ?? 1 : 0), seed: String(inp.seed ?? 0), batch_size: String(inp.batch_size ?? 8),
+      samples: String(fisher === 'true' ? inp.samples ?? 1 : 0), seed: String(inp.seed ?? 0), batch_size: String(inp.batch_size ?? 4),
       model: inp.model, model_sha256: mHash, data: inp.data, data_sha256: dHash,
       backend: res.info.backend, device: res.info.device, workers: String(res.workers),
       chunks: String(res.chunks.length),
