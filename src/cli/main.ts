@@ -5,17 +5,12 @@ import { join } from 'node:path';
 import { UserError } from '../pipeline/errors.js';
 import { openWorkspace, type WorkspaceOptions } from '../plan/workspace.js';
 import { planPipeline } from '../plan/plan.js';
-import { runPipeline } from '../run/run.js';
-import { pipelineSummary } from '../run/summary.js';
-import { renderDag, type DagFormat } from '../graph/render.js';
-import { detectGpus } from '../schedule/devices.js';
 import { StageRegistry } from '../stage/registry.js';
 import { packageVersion } from '../run/snapshot.js';
 import { table, short, seconds } from './format.js';
-import { createRunDisplay } from './display.js';
-import { collectGarbage } from './gc.js';
 import { extraCommands } from './extensions.js';
-import { stageReference } from './stage-reference.js';
+import type { DagFormat } from '../graph/render.js';
+// Command implementations load on use: every invocation pays for the modules it imports.
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -49,6 +44,12 @@ export function buildProgram(): Command {
     .option('--jobs-per-gpu <n>', 'stages without gpu_memory that may share one device', (v) => positiveInt(v, '--jobs-per-gpu'))
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it')
     .action(async (file: string | undefined, o) => {
+      const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }] = await Promise.all([
+        import('../run/run.js'),
+        import('../run/summary.js'),
+        import('../schedule/devices.js'),
+        import('./display.js'),
+      ]);
       const ws = await openWorkspace(file, workspaceOptions(o));
       const gpus = await detectGpus({ flag: o.gpus });
       const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
     .description('print the stage graph')
     .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot', 'json', 'text']).default('text'))
     .action(async (file: string | undefined, o) => {
+      const { renderDag } = await import('../graph/render.js');
       const ws = await openWorkspace(file, workspaceOptions(o));
       process.stdout.write(`${renderDag(ws.pipeline, ws.dag, o.format as DagFormat)}\n`);
     });
@@ -157,6 +159,7 @@ export function buildProgram(): Command {
     .description('remove store entries that no lock file references (dry run unless --yes)')
     .option('--yes', 'really delete')
     .action(async (files: string[], o) => {
+      const { collectGarbage } = await import('./gc.js');
       await collectGarbage(files, { yes: Boolean(o.yes), store: o.store });
     });
 
@@ -168,6 +171,7 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const reg = StageRegistry.fromEnvironment();
       if (o.markdown) {
+        const { stageReference } = await import('./stage-reference.js');
         process.stdout.write(`${await stageReference(reg)}\n`);
         return;
       }

@@ -3,7 +3,7 @@
 // only values that differ are touched.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { isCollection, isScalar, parse, parseDocument, stringify } from 'yaml';
+import { yamlLibrary } from '../pipeline/source.js';
 import { canonicalJson } from '../cache/hash.js';
 import { UserError } from '../pipeline/errors.js';
 import type { Params } from '../pipeline/params.js';
@@ -73,11 +73,11 @@ function valueText(v: unknown, originalType: string | undefined): string | undef
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'string') {
     // Keep a plain scalar plain when the new text reads back as the same string.
-    if (originalType === 'PLAIN' && /^[A-Za-z_][A-Za-z0-9_./-]*$/.test(v) && parse(v) === v) return v;
+    if (originalType === 'PLAIN' && /^[A-Za-z_][A-Za-z0-9_./-]*$/.test(v) && yamlLibrary().parse(v) === v) return v;
     // Double-quoted YAML is JSON: safe in block and flow context alike.
     return JSON.stringify(v);
   }
-  if (typeof v === 'object') return stringify(v, { collectionStyle: 'flow', lineWidth: 0, flowCollectionPadding: false }).trimEnd();
+  if (typeof v === 'object') return yamlLibrary().stringify(v, { collectionStyle: 'flow', lineWidth: 0, flowCollectionPadding: false }).trimEnd();
   return undefined;
 }
 
@@ -87,13 +87,13 @@ function valueText(v: unknown, originalType: string | undefined): string | undef
  * re-prints the file.
  */
 function editParams(text: string, diffs: Array<{ path: string[]; new: unknown; added: boolean }>): string {
-  const doc = parseDocument(text);
+  const doc = yamlLibrary().parseDocument(text);
   const splices: Array<{ start: number; end: number; text: string }> = [];
   const structural: typeof diffs = [];
   for (const d of diffs) {
     const node = d.added ? undefined : doc.getIn(['params', ...d.path], true);
     const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    const repl = node && (isScalar(node) || isCollection(node)) ? valueText(d.new, isScalar(node) ? node.type : undefined) : undefined;
+    const repl = node && (yamlLibrary().isScalar(node) || yamlLibrary().isCollection(node)) ? valueText(d.new, yamlLibrary().isScalar(node) ? node.type : undefined) : undefined;
     // A block collection's range runs into the next line's indentation: keep that whitespace.
     if (range && repl !== undefined) splices.push({ start: range[0], end: range[0] + text.slice(range[0], range[1]).trimEnd().length, text: repl });
     else structural.push(d);
@@ -112,7 +112,7 @@ function editParams(text: string, diffs: Array<{ path: string[]; new: unknown; a
 
 /** Whether edited text parses and holds the new values (a guard on the in-place edit). */
 function reads(text: string, diffs: Array<{ path: string[]; new: unknown }>): boolean {
-  const doc = parseDocument(text);
+  const doc = yamlLibrary().parseDocument(text);
   if (doc.errors.length) return false;
   const params = (doc.toJS() as { params?: unknown } | null)?.params;
   return diffs.every((d) => {

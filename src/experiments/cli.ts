@@ -3,17 +3,24 @@ import { type Command, Option } from 'commander';
 import { dirname, relative, resolve } from 'node:path';
 import { UserError } from '../pipeline/errors.js';
 import { openWorkspace, defaultPipelineFile, projectRoot } from '../plan/workspace.js';
-import { detectGpus } from '../schedule/devices.js';
-import { createRunDisplay } from '../cli/display.js';
 import { table } from '../cli/format.js';
-import { metricsFromLock } from '../metrics/collect.js';
 import { metricFilter } from '../metrics/filter.js';
-import { formatValue, diffJson, diffRevisions, renderDiffMarkdown, renderDiffText } from './diff.js';
-import { currentResults, pipelineContext, readRevision, readWorkingTree, workspaceFileFallback } from './revision.js';
-import { runExperiment } from './run-experiment.js';
-import { collectShowTable, renderShowCsv, renderShowText } from './show.js';
-import { applyExperiment } from './apply.js';
-import { removeExperiment } from './records.js';
+
+/** The command implementations, loaded when a command runs (start-up stays small). */
+async function impl() {
+  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = await Promise.all([
+    import('../schedule/devices.js'),
+    import('../cli/display.js'),
+    import('../metrics/collect.js'),
+    import('./diff.js'),
+    import('./revision.js'),
+    import('./run-experiment.js'),
+    import('./show.js'),
+    import('./apply.js'),
+    import('./records.js'),
+  ]);
+  return { ...m0, ...m1, ...m2, ...m3, ...m4, ...m5, ...m6, ...m7, ...m8 };
+}
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const out = (s: string) => process.stdout.write(s);
@@ -41,10 +48,11 @@ export function registerExperimentCommands(program: Command): void {
     .addOption(metricOption())
     .addOption(precisionOption())
     .action(async (file: string | undefined, o) => {
+      const m = await impl();
       const ws = await openWorkspace(file, { store: o.store });
       const pick = metricFilter(o.metric);
-      const cur = currentResults(ws);
-      const snap = metricsFromLock(cur.lock, ws.store, workspaceFileFallback(ws.pipeline.dir));
+      const cur = m.currentResults(ws);
+      const snap = m.metricsFromLock(cur.lock, ws.store, m.workspaceFileFallback(ws.pipeline.dir));
       for (const [f, values] of Object.entries(snap.files)) {
         for (const k of Object.keys(values)) if (!pick(f, k)) delete values[k];
         if (Object.keys(values).length === 0) delete snap.files[f];
@@ -62,7 +70,7 @@ export function registerExperimentCommands(program: Command): void {
         return;
       }
       const rows: string[][] = [];
-      for (const [f, values] of Object.entries(snap.files)) for (const [k, v] of Object.entries(values)) rows.push([f, k, formatValue(v, o.precision)]);
+      for (const [f, values] of Object.entries(snap.files)) for (const [k, v] of Object.entries(values)) rows.push([f, k, m.formatValue(v, o.precision)]);
       if (rows.length) out(`${table(rows, ['file', 'metric', 'value'])}\n`);
       else if (!snap.missing.length) out(declared ? `${ws.label}: no metrics recorded yet; run the pipeline\n` : `${ws.label}: no stage declares metrics\n`);
       for (const m of snap.missing) out(`note: ${m.file} (stage ${m.stage}): ${m.reason}\n`);
@@ -82,17 +90,18 @@ export function registerExperimentCommands(program: Command): void {
     .addOption(storeOption())
     .addOption(precisionOption())
     .action(async (revA: string | undefined, revB: string | undefined, o) => {
+      const m = await impl();
       if (o.json && o.md) throw new UserError('diff: choose one of --json and --md');
       const file = o.pipeline ? resolve(o.pipeline) : defaultPipelineFile();
-      const ctx = pipelineContext(file, "'fisherflow diff'", o.store);
-      const a = readRevision(ctx, revA ?? 'HEAD');
-      const b = revB === undefined ? await readWorkingTree(ctx) : readRevision(ctx, revB);
-      const d = diffRevisions(ctx.pipelinePath, a, b, { all: o.all });
+      const ctx = m.pipelineContext(file, "'fisherflow diff'", o.store);
+      const a = m.readRevision(ctx, revA ?? 'HEAD');
+      const b = revB === undefined ? await m.readWorkingTree(ctx) : m.readRevision(ctx, revB);
+      const d = m.diffRevisions(ctx.pipelinePath, a, b, { all: o.all });
       const pick = metricFilter(o.metric);
       d.metrics = d.metrics.filter((m) => pick(m.file, m.key));
-      if (o.json) out(`${JSON.stringify(diffJson(d), null, 2)}\n`);
-      else if (o.md) out(renderDiffMarkdown(d, o.precision));
-      else out(renderDiffText(d, o.precision));
+      if (o.json) out(`${JSON.stringify(m.diffJson(d), null, 2)}\n`);
+      else if (o.md) out(m.renderDiffMarkdown(d, o.precision));
+      else out(m.renderDiffText(d, o.precision));
     });
 
   const exp = program.command('exp').description('experiments: runs with overridden params, recorded beside the lock file and compared with commits');
@@ -112,8 +121,9 @@ export function registerExperimentCommands(program: Command): void {
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it')
     .addOption(storeOption())
     .action(async (file: string | undefined, o) => {
-      const gpus = await detectGpus({ flag: o.gpus });
-      const display = createRunDisplay(o.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
+      const m = await impl();
+      const gpus = await m.detectGpus({ flag: o.gpus });
+      const display = m.createRunDisplay(o.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
       const notes: string[] = [];
       const ac = new AbortController();
       const onSig = () => {
@@ -124,7 +134,7 @@ export function registerExperimentCommands(program: Command): void {
       process.on('SIGINT', onSig);
       process.on('SIGTERM', onSig);
       try {
-        const r = await runExperiment(file, {
+        const r = await m.runExperiment(file, {
           set: o.set,
           paramsFile: o.params,
           store: o.store,
@@ -146,7 +156,7 @@ export function registerExperimentCommands(program: Command): void {
           for (const n of notes) out(`note    ${n}\n`);
           if (r.record) {
             out(`experiment ${r.name} recorded${o.set.length ? ` (${o.set.join(', ')})` : ''}\n`);
-            for (const [f, values] of Object.entries(r.record.metrics)) for (const [k, v] of Object.entries(values)) out(`  ${k === '' ? f : `${f}:${k}`} = ${formatValue(v)}\n`);
+            for (const [f, values] of Object.entries(r.record.metrics)) for (const [k, v] of Object.entries(values)) out(`  ${k === '' ? f : `${f}:${k}`} = ${m.formatValue(v)}\n`);
           } else out(`experiment ${r.name} not recorded: the run did not complete\n`);
         }
         process.exitCode = r.result.interrupted ? 130 : r.record ? 0 : 1;
@@ -168,8 +178,9 @@ export function registerExperimentCommands(program: Command): void {
     .addOption(storeOption())
     .addOption(precisionOption())
     .action(async (file: string | undefined, o) => {
+      const m = await impl();
       if (o.json && o.csv) throw new UserError('exp show: choose one of --json and --csv');
-      const t = await collectShowTable(file ?? defaultPipelineFile(), { limit: o.limit, store: o.store });
+      const t = await m.collectShowTable(file ?? defaultPipelineFile(), { limit: o.limit, store: o.store });
       const pick = metricFilter(o.metric);
       for (const r of t.rows) {
         for (const [f, values] of Object.entries(r.metrics)) {
@@ -179,8 +190,8 @@ export function registerExperimentCommands(program: Command): void {
         }
       }
       if (o.json) out(`${JSON.stringify(t, null, 2)}\n`);
-      else if (o.csv) out(renderShowCsv(t));
-      else out(renderShowText(t, { allParams: o.allParams, precision: o.precision }));
+      else if (o.csv) out(m.renderShowCsv(t));
+      else out(m.renderShowText(t, { allParams: o.allParams, precision: o.precision }));
     });
 
   exp
@@ -189,13 +200,14 @@ export function registerExperimentCommands(program: Command): void {
     .argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)')
     .description("write an experiment's params into the pipeline's `params:` (comments and layout kept)")
     .action(async (name: string, file: string | undefined) => {
-      const r = applyExperiment(file, name);
+      const m = await impl();
+      const r = m.applyExperiment(file, name);
       const label = relative(process.cwd(), r.pipelineFile) || r.pipelineFile;
       if (!r.changes.length) {
         out(`${label} already has the params of experiment ${name}\n`);
         return;
       }
-      for (const c of r.changes) out(`${c.key}: ${formatValue(c.old)} → ${formatValue(c.new)}${c.added ? ' (not declared by the current pipeline; added)' : ''}\n`);
+      for (const c of r.changes) out(`${c.key}: ${m.formatValue(c.old)} → ${m.formatValue(c.new)}${c.added ? ' (not declared by the current pipeline; added)' : ''}\n`);
       out(`wrote ${label}; 'fisherflow run' takes the experiment's results from the cache where its stages are unchanged\n`);
     });
 
@@ -206,11 +218,12 @@ export function registerExperimentCommands(program: Command): void {
     .option('-p, --pipeline <file>', 'pipeline file (default: ./fisherflow.yaml)')
     .description("delete experiments (their results stay in the store until 'fisherflow gc')")
     .action(async (names: string[], o) => {
+      const m = await impl();
       const file = o.pipeline ? resolve(o.pipeline) : defaultPipelineFile();
       const root = projectRoot(dirname(file));
       const rel = relative(root, file).split('\\').join('/');
       for (const n of names) {
-        removeExperiment(root, n, rel);
+        m.removeExperiment(root, n, rel);
         out(`removed experiment ${n}\n`);
       }
     });

@@ -1,5 +1,5 @@
 // Metrics files (JSON or YAML) → flat maps of dotted keys to scalar values.
-import { parse as parseYaml } from 'yaml';
+import { yamlLibrary } from '../pipeline/source.js';
 
 export type MetricValue = number | string | boolean | null;
 export type FlatMetrics = Record<string, MetricValue>;
@@ -30,7 +30,7 @@ export function parseMetricsText(text: string, label: string): FlatMetrics {
     value = JSON.parse(text);
   } catch {
     try {
-      value = parseYaml(text, { maxAliasCount: 100 });
+      value = yamlLibrary().parse(text, { maxAliasCount: 100 });
     } catch (e) {
       throw new Error(`${label} is neither JSON nor YAML: ${(e as Error).message.split('\n')[0]}`);
     }
