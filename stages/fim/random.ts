@@ -1,16 +1,11 @@
 // Seeded uniform numbers per example, so that sampled labels (fisher: true) do not depend on the
 // batch size, the example order or how examples are split over workers.
+import { mulberry32 } from '../rng/mulberry32.js';
 
 /** splitmix32-style hash of (seed, index) → a mulberry32 generator of uniforms in [0, 1). */
 export function exampleRandom(seed: number, index: number): () => number {
   let s = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
   s = Math.imul(s ^ (s >>> 16), 0x7feb352d) >>> 0;
   s = Math.imul(s ^ (s >>> 15), 0x846ca68b) >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(s);
 }

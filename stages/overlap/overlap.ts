@@ -4,6 +4,7 @@
 // compensation, streamed in blocks so BERT-base (≈108M terms) needs little memory.
 import { StageInputError } from '../../src/stage/api.js';
 import { SafetensorsFile } from '../safetensors/format.js';
+import { mulberry32 } from '../rng/mulberry32.js';
 
 /** Neumaier (improved Kahan) compensated sum. */
 export class CompensatedSum {
@@ -169,13 +170,3 @@ export function bootstrapOverlap(a: ChunkedFisher, b: ChunkedFisher, replicates:
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

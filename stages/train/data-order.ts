@@ -1,6 +1,7 @@
 // Seeded data order and per-step seeds. Each epoch's order depends only on (seed, epoch) and each
 // step's dropout seed only on (seed, step), so a run resumed from an epoch checkpoint continues
 // exactly as the uninterrupted run would (no generator state to save).
+import { mulberry32 } from '../rng/mulberry32.js';
 
 /** splitmix32-style integer hash of a pair, a well-mixed 32-bit value. */
 export function mixSeed(a: number, b: number): number {
@@ -10,17 +11,6 @@ export function mixSeed(a: number, b: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
-/** mulberry32: a small, fast 32-bit generator; plenty for shuffling. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Order of the `n` training rows in epoch `epoch` (0-based): a Fisher–Yates shuffle. */
 export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {

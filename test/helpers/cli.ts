@@ -1,15 +1,11 @@
 // Run the real `fisherflow` CLI in a child process, as a user would.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from './repo-root.js';
 
-export const REPO_ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-})();
+export const REPO_ROOT = repoRoot();
 
 export const BIN = join(REPO_ROOT, 'bin', 'fisherflow.js');
 

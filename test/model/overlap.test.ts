@@ -123,3 +123,19 @@ test('overlap stage: bootstrap interval from the fim stage chunks (tiny model)',
   ref.close();
   assert.ok(Math.abs(p.overlap - want) < 1e-5, `${p.overlap} vs PyTorch ${want}`);
 });
+
+test('overlap streams tensors larger than one block (2^20 elements) correctly', () => {
+  const d = tempDir();
+  const n = (1 << 20) * 2 + 12345;
+  const r = rand(9);
+  const A = Float32Array.from({ length: n }, () => r());
+  const B = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : r()));
+  const pa = join(d, 'a.safetensors'), pb = join(d, 'b.safetensors');
+  writeSafetensors(pa, [{ name: 'bert.embeddings.word_embeddings.weight', shape: [n], data: A }, { name: 'classifier.bias', shape: [2], data: Float32Array.of(0.5, 0.25) }]);
+  writeSafetensors(pb, [{ name: 'bert.embeddings.word_embeddings.weight', shape: [n], data: B }, { name: 'classifier.bias', shape: [2], data: Float32Array.of(0.1, 0.9) }]);
+  let sa = 0.75, sb = 1, sab = Math.sqrt(0.05) + Math.sqrt(0.225);
+  for (let i = 0; i < n; i++) { sa += A[i]; sb += B[i]; sab += Math.sqrt(A[i] * B[i]); }
+  const got = fisherOverlap(pa, pb);
+  assert.ok(Math.abs(got.overlap - sab / Math.sqrt(sa * sb)) < 1e-9);
+  assert.ok(Math.abs(got.groups.classifier! - (Math.sqrt(0.05) + Math.sqrt(0.225)) / Math.sqrt(0.75)) < 1e-7); // float32 inputs
+});

@@ -1,19 +1,10 @@
 // Locates repo files from the test file itself (works from test/ under tsx and from dist/test/),
 // so the tests do not depend on the cwd.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../helpers/repo-root.js';
+export { repoRoot };
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PipelineSnapshot } from '../../src/stage/api.js';
-
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
 
 export function fixture(name: string): string {
   return join(repoRoot(), 'test', 'fixtures', 'report', name);

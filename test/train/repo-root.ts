@@ -1,17 +1,7 @@
 // Locates the repository root from the compiled or source test file, so tests do not depend on cwd.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../helpers/repo-root.js';
+export { repoRoot };
+import { join } from 'node:path';
 
 export function fixturePath(name: string): string {
   return join(repoRoot(), 'test', 'fixtures', 'train', name);

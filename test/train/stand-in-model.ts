@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from '../../stages/bert/batch.js';
 import type { TrainableModel } from '../../stages/train/model-api.js';
 import { SafetensorsFile, writeSafetensors } from '../../stages/safetensors/format.js';
+import { mulberry32 } from '../../stages/rng/mulberry32.js';
 
 const EMB = 'bert.embeddings.word_embeddings.weight';
 const SCALE = 'bert.embeddings.LayerNorm.weight';
@@ -15,16 +16,7 @@ const W = 'classifier.weight';
 const BIAS = 'classifier.bias';
 const DROPOUT = 0.1;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 export class StandInModel implements TrainableModel {
   params = new Map<string, tf.Variable>();
