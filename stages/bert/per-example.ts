@@ -1,6 +1,6 @@
 // Per-example squared gradients in one batched backward pass (as BackPACK / Opacus do).
 //
-// Each Linear and LayerNorm-affine layer is a tf.customGrad over its input only: the backward
+// Each Linear and LayerNorm layer is a tf.customGrad over its input only: the backward
 // passes the input gradient on as usual and, from the saved input x [B,T,in] and the output
 // gradient dy [B,T,out], adds Σ_b (dy_bᵀ x_b)² to the weight's accumulator (Σ_b (Σ_t dy_b)² for
 // the bias). No batch-summed weight gradient is ever formed, so batching stays exact per example.
@@ -61,7 +61,7 @@ export function hostView(t: tf.Tensor): Float32Array {
  * for ≈0.3 GB of extra memory traffic per batch on BERT-base.
  */
 function inputGrad(dy2: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor {
-  if (tf.getBackend() !== 'wasm' || process.env.FF_NOCOPY) return tf.matMul(dy2, W);
+  if (tf.getBackend() !== 'wasm') return tf.matMul(dy2, W);
   return tf.tidy(() => {
     const Wc = tf.add(W, 0) as tf.Tensor2D; // a new buffer, not a view
     return tf.matMul(dy2, Wc);

@@ -67,7 +67,8 @@ const stage: StageModule<FimInputs> = {
     if (inputs.chunks && inputs.chunks > 1) out.chunks = { path: 'chunks', kind: 'dir', description: 'chunk-000.safetensors …: the Fisher of each chunk of examples' };
     return out;
   },
-  resources: { gpu: 'optional' },
+  // Two worker threads on CPU backends (one wasm instance each): the scheduler clamps to its slots.
+  resources: { gpu: 'optional', cpu: 2 },
   worker: true,
   check(inputs) {
     const msgs: string[] = [];

@@ -11,12 +11,12 @@ import { readTokenizedJsonl } from '../../stages/bert/batch.js';
 import { SafetensorsFile } from '../../stages/safetensors/format.js';
 import { fisherSums, type FisherType } from '../../stages/fim/fisher.js';
 
-async function fisher(kind: FisherType, batchSize: number, dir = 'tiny-bert', extra: { samples?: number; seed?: number } = {}) {
+async function fisher(kind: FisherType, batchSize: number, dir = 'tiny-bert', extra: { samples?: number; seed?: number; accumulate?: 'host' | 'device' } = {}) {
   await initBackend('wasm');
   const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
   const model = await BertForSequenceClassification.fromPretrained(join(fixtureDir(), dir));
   try {
-    const { sums, examples } = fisherSums(model, rows.map((row, index) => ({ index, row })), { fisher: kind, samples: extra.samples ?? 1, seed: extra.seed ?? 0, batchSize });
+    const { sums, examples } = fisherSums(model, rows.map((row, index) => ({ index, row })), { fisher: kind, samples: extra.samples ?? 1, seed: extra.seed ?? 0, batchSize, accumulate: extra.accumulate });
     for (const a of sums.values()) for (let i = 0; i < a.length; i++) a[i] /= examples;
     return sums;
   } finally { model.dispose(); }
@@ -34,6 +34,10 @@ for (const bs of [1, 4]) {
     compare(await fisher('empirical', bs), 'empirical');
   });
 }
+
+test('sums kept on the device (the GPU-backend path) give the same Fisher', async () => {
+  compare(await fisher('empirical', 2, 'tiny-bert', { accumulate: 'device' }), 'empirical');
+});
 
 test('expected Fisher equals Σ_c p(c|x) g_c² from PyTorch', async () => {
   compare(await fisher('expected', 3), 'expected');
