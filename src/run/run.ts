@@ -8,6 +8,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
 import { writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
+import { canonicalJson } from '../cache/hash.js';
 import { WorkspaceLock } from '../cache/workspace-lock.js';
 import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
 import { substituteArtifactRefs } from '../pipeline/template.js';
@@ -229,7 +230,10 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
           emit({ type: 'note', stage: name, message: `could not restore outputs: ${(e as Error).message}` });
         }
         records.set(name, rec);
-        lockEntries.set(name, withOuts(km.lock, rec));
+        // Same key as the lock file's entry: the entry is the same (it is derived from the key's
+        // material and the keyed record), so reuse it rather than rebuild it.
+        const prevEntry = ws.previousLock?.stages[name];
+        lockEntries.set(name, prevEntry && prevEntry.key === km.key ? prevEntry : withOuts(km.lock, rec));
         emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
         finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
         return;
@@ -314,7 +318,16 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     if (e) entries[n] = e;
   }
   const lock: LockFile = { version: 1, pipeline: relative(ws.root, pipeline.file).replace(/\\/g, '/'), params: pipeline.params, stages: entries };
-  const lockWritten = writeLock(ws.lockPath, lock);
+  // A fully cached run over an unchanged lock file leaves it as it is without serialising 10,000
+  // entries to find that out.
+  const prev = ws.previousLock;
+  const unchanged =
+    prev !== undefined &&
+    prev.pipeline === lock.pipeline &&
+    Object.keys(prev.stages).length === Object.keys(entries).length &&
+    Object.entries(entries).every(([n, e]) => prev.stages[n] === e) &&
+    canonicalJson(prev.params) === canonicalJson(lock.params);
+  const lockWritten = unchanged ? false : writeLock(ws.lockPath, lock);
   const stages = dag.order.map((n) => results.get(n)!);
   const count = (s: StageOutcome) => stages.filter((r) => r.status === s).length;
   emit({ type: 'summary', ran: count('ran'), cached: count('cached'), failed: count('failed'), skipped: count('skipped'), seconds: (performance.now() - t0) / 1000, interrupted });
