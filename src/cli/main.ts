@@ -55,7 +55,8 @@ export function buildProgram(): Command {
       const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
       if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw new UserError(`--force: unknown stage '${f}'`);
       const forced = Array.isArray(force) ? force.flatMap((f) => ws.pipeline.families.get(f) ?? [f]) : force;
-      const display = createRunDisplay(o.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
+      // --dry-run prints its own list (every stage, with reasons) instead of the live display.
+      const display = createRunDisplay(o.json || o.dryRun ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
       const ac = new AbortController();
       let signals = 0;
       const onSig = () => {

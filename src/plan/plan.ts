@@ -130,7 +130,6 @@ export function explainChange(prev: LockStage | undefined, cur: LockStage | unde
   if (prev.type !== spec.type) reasons.push(`stage type changed from ${prev.type} to ${spec.type}`);
   if (cur) {
     if (prev.code && cur.code && prev.code !== cur.code) reasons.push(`stage code changed (${spec.type} ${prev.code.slice(0, 8)} → ${cur.code.slice(0, 8)})`);
-    if ((prev.cmd ?? '') !== (cur.cmd ?? '')) reasons.push(`command changed from '${prev.cmd ?? ''}' to '${cur.cmd ?? ''}'`);
   }
   const pp = prev.params ?? {};
   const cp = spec.paramsUsed;
@@ -141,6 +140,8 @@ export function explainChange(prev: LockStage | undefined, cur: LockStage | unde
       paramChanged = true;
     }
   }
+  // A changed param already explains the command and inputs it was substituted into.
+  if (cur && !paramChanged && (prev.cmd ?? '') !== (cur.cmd ?? '')) reasons.push(`command changed from '${prev.cmd ?? ''}' to '${cur.cmd ?? ''}'`);
   if (cur && !paramChanged) {
     const a = flattenKeys(prev.inputs ?? {});
     const b = flattenKeys(cur.inputs ?? {});
