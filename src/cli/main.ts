@@ -1,9 +1,10 @@
 // The `fisherflow` command line.
 import { Command, Option, CommanderError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../pipeline/errors.js';
-import { openWorkspace, type WorkspaceOptions } from '../plan/workspace.js';
+import { openWorkspace, defaultPipelineFile, projectRoot, type WorkspaceOptions } from '../plan/workspace.js';
+import type { FastPathArgs } from '../run/fast-path.js';
 import { planPipeline } from '../plan/plan.js';
 import { StageRegistry } from '../stage/registry.js';
 import { packageVersion } from '../run/snapshot.js';
@@ -44,12 +45,35 @@ export function buildProgram(): Command {
     .option('--jobs-per-gpu <n>', 'stages without gpu_memory that may share one device', (v) => positiveInt(v, '--jobs-per-gpu'))
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it')
     .action(async (file: string | undefined, o) => {
-      const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }] = await Promise.all([
+      const started = performance.now();
+      const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { tryFastPath, saveFastPath }, { WorkspaceLock }] = await Promise.all([
         import('../run/run.js'),
         import('../run/summary.js'),
         import('../schedule/devices.js'),
         import('./display.js'),
+        import('../run/fast-path.js'),
+        import('../cache/workspace-lock.js'),
       ]);
+      const fastArgs: FastPathArgs = { pipelineFile: resolve(file ?? defaultPipelineFile()), set: o.set ?? [], paramsFile: o.params, store: o.store, cwd: process.cwd(), env: process.env };
+      const useFastPath = !o.force && !o.dryRun && !process.env.FISHERFLOW_NO_FAST_PATH;
+      if (useFastPath && existsSync(fastArgs.pipelineFile)) {
+        const root = projectRoot(dirname(fastArgs.pipelineFile));
+        const hit = tryFastPath(root, fastArgs);
+        if (hit) {
+          // Nothing changed since the last successful run: every stage is cached. Still respect
+          // another run in progress.
+          const lock = new WorkspaceLock(join(root, '.fisherflow', 'run.lock'));
+          lock.acquire('fisherflow run (no-op check)');
+          lock.release();
+          const display = createRunDisplay(o.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
+          display.handle({ type: 'plan', stages: hit.stages.map((st) => ({ name: st.name, status: 'cached' })) });
+          display.handle({ type: 'summary', ran: 0, cached: hit.stages.length, failed: 0, skipped: 0, seconds: (performance.now() - started) / 1000 });
+          display.close();
+          if (o.json) process.stdout.write(`${JSON.stringify({ stages: hit.stages.map((st) => ({ name: st.name, status: 'cached', key: st.key, seconds: 0 })) })}\n`);
+          else if (hit.summary.length) process.stdout.write(`\n${hit.summary.join('\n')}\n`);
+          return;
+        }
+      }
       const ws = await openWorkspace(file, workspaceOptions(o));
       const gpus = await detectGpus({ flag: o.gpus });
       const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
@@ -75,9 +99,11 @@ export function buildProgram(): Command {
           process.stdout.write(`${JSON.stringify({ stages: res.stages.map((s) => ({ name: s.name, status: s.status, key: s.key, seconds: Math.round(s.seconds * 1000) / 1000, ...(s.error ? { error: s.error } : {}) })) })}\n`);
         } else if (o.dryRun) {
           for (const s of res.stages) process.stdout.write(`${s.status === 'cached' ? 'up-to-date' : 'would run '}  ${s.name}${s.reasons?.length ? `: ${s.reasons.join('; ')}` : ''}\n`);
-        } else if (res.ok) {
+        }
+        if (res.ok && !o.dryRun && !res.interrupted) {
           const lines = pipelineSummary(ws);
-          if (lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
+          if (!o.json && lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
+          if (useFastPath) saveFastPath(ws, fastArgs, res.records, lines);
         }
         process.exitCode = res.interrupted ? 130 : res.ok ? 0 : 1;
       } finally {
@@ -90,12 +116,27 @@ export function buildProgram(): Command {
     .description('show which stages are up to date, and exactly why the others would rerun')
     .option('--json', 'machine-readable output')
     .action(async (file: string | undefined, o) => {
-      const ws = await openWorkspace(file, workspaceOptions(o));
-      const plans = planPipeline(ws);
-      ws.statCache.save();
-      const list = ws.dag.order.map((n) => plans.get(n)!);
+      type Row = { name: string; status: 'up-to-date' | 'stale'; key: string | null; reasons: string[] };
+      let list: Row[];
+      let label: string;
+      const pipelineFile = resolve(file ?? defaultPipelineFile());
+      const { tryFastPath } = await import('../run/fast-path.js');
+      // Nothing changed since the last successful run (see src/run/fast-path.ts): all up to date.
+      const hit = process.env.FISHERFLOW_NO_FAST_PATH || !existsSync(pipelineFile)
+        ? null
+        : tryFastPath(projectRoot(dirname(pipelineFile)), { pipelineFile, set: o.set ?? [], paramsFile: o.params, store: o.store, cwd: process.cwd(), env: process.env });
+      if (hit) {
+        list = hit.stages.map((st) => ({ name: st.name, status: 'up-to-date', key: st.key, reasons: [] }));
+        label = relative(process.cwd(), pipelineFile) || pipelineFile;
+      } else {
+        const ws = await openWorkspace(file, workspaceOptions(o));
+        const plans = planPipeline(ws);
+        ws.statCache.save();
+        list = ws.dag.order.map((n) => plans.get(n)!);
+        label = ws.label;
+      }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ pipeline: ws.label, stages: list.map((p) => ({ name: p.name, status: p.status, key: p.key, reasons: p.reasons })) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ pipeline: label, stages: list.map((p) => ({ name: p.name, status: p.status, key: p.key, reasons: p.reasons })) }, null, 2)}\n`);
         return;
       }
       const stale = list.filter((p) => p.status === 'stale');

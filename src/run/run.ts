@@ -54,6 +54,8 @@ export interface RunResult {
   ok: boolean;
   interrupted: boolean;
   lockWritten: boolean;
+  /** Every stage's result record, for stages that ran or were cached. */
+  records: Map<string, RunRecord>;
 }
 
 /** Replace `${{ stages.X.outputs.Y }}` placeholders by real paths. */
@@ -112,6 +114,7 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
       ok: true,
       interrupted: false,
       lockWritten: false,
+      records: new Map(),
       stages: ws.dag.order.map((n) => {
         const p = plans.get(n)!;
         return { name: n, status: p.status === 'up-to-date' ? 'cached' : 'skipped', key: p.key, seconds: 0, reasons: p.reasons };
@@ -332,7 +335,7 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   const count = (s: StageOutcome) => stages.filter((r) => r.status === s).length;
   emit({ type: 'summary', ran: count('ran'), cached: count('cached'), failed: count('failed'), skipped: count('skipped'), seconds: (performance.now() - t0) / 1000, interrupted });
   void hostname;
-  return { stages, ok: count('failed') === 0 && count('skipped') === 0, interrupted, lockWritten };
+  return { stages, ok: count('failed') === 0 && count('skipped') === 0, interrupted, lockWritten, records };
 }
 
 function withOuts(lock: LockStage, rec: RunRecord): LockStage {

@@ -1,0 +1,167 @@
+// The no-op fast path: after a successful run, remember the stat of everything the plan read
+// (the pipeline and params files, the lock file, every dep and path input, the stage and engine
+// code, every run record, stored object and workspace output, and the env vars stages declare).
+// The next `run` with the same arguments first re-stats those; if every size, mtime and inode is
+// unchanged, nothing the keys depend on can have changed (the same trust the stat cache gives
+// file hashes), so every stage is cached and the run answers without parsing or planning — which
+// is what makes a fully cached 10,000-stage run cheap. Any difference, or any doubt, falls back
+// to the full plan, which is always correct.
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { canonicalJson, sha256 } from '../cache/hash.js';
+import type { RunRecord } from '../cache/store.js';
+import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
+import type { Workspace } from '../plan/workspace.js';
+import { packageVersion } from './snapshot.js';
+
+const FORMAT = 1;
+
+export interface FastPathArgs {
+  pipelineFile: string;
+  set: string[];
+  paramsFile?: string;
+  store?: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** [path, kind, size, mtimeMs, inode]; kind 'f' file, 'd' folder (its mtime changes when entries come or go). */
+type Watched = [string, 'f' | 'd', number, number, number];
+
+interface FastPathFile {
+  format: number;
+  args: string;
+  env: Record<string, string | null>;
+  watched: Watched[];
+  stages: Array<{ name: string; key: string }>;
+  summary: string[];
+}
+
+export interface FastPathHit {
+  stages: Array<{ name: string; key: string }>;
+  summary: string[];
+}
+
+function argsKey(a: FastPathArgs): string {
+  return canonicalJson({
+    v: packageVersion(),
+    pipeline: resolve(a.pipelineFile),
+    set: a.set,
+    params: a.paramsFile ? resolve(a.cwd, a.paramsFile) : null,
+    store: a.store ? resolve(a.cwd, a.store) : null,
+    cwd: a.cwd,
+    storeEnv: a.env.FISHERFLOW_STORE ?? null,
+    stagesPath: a.env.FISHERFLOW_STAGES_PATH ?? null,
+  });
+}
+
+function snapshotPath(root: string, key: string): string {
+  return join(root, '.fisherflow', 'fast-path', `${sha256(key).slice(0, 32)}.json`);
+}
+
+function statOf(path: string): Watched | null {
+  try {
+    const st = lstatSync(path);
+    if (st.isDirectory()) return [path, 'd', 0, st.mtimeMs, st.ino];
+    if (st.isFile()) return [path, 'f', st.size, st.mtimeMs, st.ino];
+    return null; // links and the like: no fast path
+  } catch {
+    return null;
+  }
+}
+
+/** A file or a whole folder tree, every entry. Returns false when something cannot be watched. */
+function watchTree(path: string, out: Watched[]): boolean {
+  const w = statOf(path);
+  if (!w) return false;
+  out.push(w);
+  if (w[1] === 'd') {
+    for (const name of readdirSync(path)) if (!watchTree(join(path, name), out)) return false;
+  }
+  return true;
+}
+
+/** Try the fast path; null means "plan normally". */
+export function tryFastPath(root: string, args: FastPathArgs): FastPathHit | null {
+  const key = argsKey(args);
+  const file = snapshotPath(root, key);
+  let snap: FastPathFile;
+  try {
+    snap = JSON.parse(readFileSync(file, 'utf8')) as FastPathFile;
+  } catch {
+    return null;
+  }
+  if (snap.format !== FORMAT || snap.args !== key) return null;
+  for (const [name, value] of Object.entries(snap.env)) if ((args.env[name] ?? null) !== value) return null;
+  for (const [path, kind, size, mtime, ino] of snap.watched) {
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return null;
+    }
+    if (st.mtimeMs !== mtime || st.ino !== ino) return null;
+    if (kind === 'f' ? !st.isFile() || st.size !== size : !st.isDirectory()) return null;
+  }
+  return { stages: snap.stages, summary: snap.summary };
+}
+
+/**
+ * Remember a fully successful run. `records` holds every stage's result. Anything that cannot be
+ * watched reliably (a missing path, a link) means no snapshot: the next run plans normally.
+ */
+export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<string, RunRecord>, summary: string[]): void {
+  const file = snapshotPath(ws.root, argsKey(args));
+  rmSync(file, { force: true });
+  const watched: Watched[] = [];
+  const env: Record<string, string | null> = {};
+  const ok = (() => {
+    for (const p of [ws.pipeline.file, ws.lockPath, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : [])]) {
+      if (!watchTree(p, watched)) return false;
+    }
+    // Engine and stage code: any rebuild or edit shows up as a changed mtime.
+    for (const dir of [join(PACKAGE_ROOT, 'dist', 'src'), BUILTIN_STAGES_DIR, ...(args.env.FISHERFLOW_STAGES_PATH ?? '').split(':').filter(Boolean).map((p) => resolve(p))]) {
+      if (existsSync(dir) && !watchTree(dir, watched)) return false;
+    }
+    const produced = (name: string) => ws.dag.producedDeps.get(name) ?? new Map();
+    for (const name of ws.dag.order) {
+      const spec = ws.pipeline.stages.get(name)!;
+      const rec = records.get(name);
+      if (!rec) return false;
+      for (const v of spec.envFromCaller) env[v] = args.env[v] ?? null;
+      for (const dep of spec.deps) {
+        const norm = dep.replace(/^\.\//, '').replace(/\/+$/, '');
+        if (produced(name).has(norm)) continue;
+        if (!watchTree(join(ws.pipeline.dir, norm), watched)) return false;
+      }
+      for (const abs of Object.values(spec.pathInputs)) if (!watchTree(abs, watched)) return false;
+      const recPath = ws.store.recordPath(rec.key);
+      const w = statOf(recPath);
+      if (!w) return false;
+      watched.push(w);
+      const objDir = ws.store.objectDir(rec.tree);
+      for (const [rel] of rec.files) {
+        const f = statOf(join(objDir, rel));
+        if (!f) return false;
+        watched.push(f);
+      }
+      if (spec.kind === 'command') {
+        for (const rel of Object.values(spec.outs)) if (!watchTree(join(ws.pipeline.dir, rel), watched)) return false;
+      }
+    }
+    return true;
+  })();
+  if (!ok) return;
+  const snap: FastPathFile = {
+    format: FORMAT,
+    args: argsKey(args),
+    env,
+    watched,
+    stages: ws.dag.order.map((n) => ({ name: n, key: records.get(n)!.key })),
+    summary,
+  };
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(snap));
+  renameSync(tmp, file);
+}
