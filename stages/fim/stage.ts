@@ -31,6 +31,17 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/**
+ * A name for the output's metadata that does not depend on where the store lives: an upstream
+ * artifact is named by its file or folder name only (its content is identified by the sha256
+ * beside it), so the metadata does not change with the store's location; a user's own path is
+ * kept as given.
+ */
+export function portablePath(p: string): string {
+  const norm = p.replace(/\\/g, '/');
+  return /\/objects\/[0-9a-f]{2}\/[0-9a-f]{62}\//.test(norm) ? norm.slice(norm.lastIndexOf('/') + 1) : p;
+}
+
 /** Hash of what defines the model: config.json and the weights file the loader reads. */
 async function modelHash(dir: string): Promise<string> {
   const h = createHash('sha256');
@@ -100,7 +111,7 @@ const stage: StageModule<FimInputs> = {
     const meta: Record<string, string> = {
       fisherflow: 'fim', format_version: FIM_FORMAT_VERSION, fisher, examples: String(res.examples),
       samples: String(fisher === 'true' ? inp.samples ?? 1 : 0), seed: String(inp.seed ?? 0), batch_size: String(inp.batch_size ?? 4),
-      model: inp.model, model_sha256: mHash, data: inp.data, data_sha256: dHash,
+      model: portablePath(inp.model), model_sha256: mHash, data: portablePath(inp.data), data_sha256: dHash,
       backend: res.info.backend, device: res.info.device, workers: String(res.workers),
       chunks: String(res.chunks.length),
     };
