@@ -1,14 +1,13 @@
 // The `fisherflow` command line.
 import { Command, Option, CommanderError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { UserError } from '../pipeline/errors.js';
-import { openWorkspace, defaultPipelineFile, projectRoot, type WorkspaceOptions } from '../plan/workspace.js';
-import type { FastPathArgs } from '../run/fast-path.js';
+import { openWorkspace, projectRoot, type WorkspaceOptions } from '../plan/workspace.js';
 import { planPipeline } from '../plan/plan.js';
 import { StageRegistry } from '../stage/registry.js';
 import { packageVersion } from '../run/snapshot.js';
-import { table, short, seconds } from './format.js';
+import { table } from './format.js';
 import { extraCommands } from './extensions.js';
 import type { DagFormat } from '../graph/render.js';
 // Command implementations load on use: every invocation pays for the modules it imports.
@@ -46,7 +45,7 @@ export function buildProgram(): Command {
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it')
     .action(async (file: string | undefined, o) => {
       const started = performance.now();
-      const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { tryFastPath, saveFastPath }, { WorkspaceLock }] = await Promise.all([
+      const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { fastPathArgs, tryFastPath, saveFastPath }, { WorkspaceLock }] = await Promise.all([
         import('../run/run.js'),
         import('../run/summary.js'),
         import('../schedule/devices.js'),
@@ -54,12 +53,12 @@ export function buildProgram(): Command {
         import('../run/fast-path.js'),
         import('../cache/workspace-lock.js'),
       ]);
-      const fastArgs: FastPathArgs = { pipelineFile: resolve(file ?? defaultPipelineFile()), set: o.set ?? [], paramsFile: o.params, store: o.store, cwd: process.cwd(), env: process.env };
-      const useFastPath = !o.force && !o.dryRun && !process.env.FISHERFLOW_NO_FAST_PATH;
-      if (useFastPath && existsSync(fastArgs.pipelineFile)) {
-        const root = projectRoot(dirname(fastArgs.pipelineFile));
-        const hit = tryFastPath(root, fastArgs);
+      const fastArgs = fastPathArgs(file, o);
+      const useFastPath = !o.force && !o.dryRun;
+      if (useFastPath) {
+        const hit = tryFastPath(fastArgs);
         if (hit) {
+          const root = projectRoot(dirname(fastArgs.pipelineFile));
           // Nothing changed since the last successful run: every stage is cached. Still respect
           // another run in progress.
           const lock = new WorkspaceLock(join(root, '.fisherflow', 'run.lock'));
@@ -101,7 +100,7 @@ export function buildProgram(): Command {
           for (const s of res.stages) process.stdout.write(`${s.status === 'cached' ? 'up-to-date' : 'would run '}  ${s.name}${s.reasons?.length ? `: ${s.reasons.join('; ')}` : ''}\n`);
         }
         if (res.ok && !o.dryRun && !res.interrupted) {
-          const lines = pipelineSummary(ws);
+          const lines = pipelineSummary(ws, res.records);
           if (!o.json && lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
           if (useFastPath) saveFastPath(ws, fastArgs, res.records, lines);
         }
@@ -119,15 +118,13 @@ export function buildProgram(): Command {
       type Row = { name: string; status: 'up-to-date' | 'stale'; key: string | null; reasons: string[] };
       let list: Row[];
       let label: string;
-      const pipelineFile = resolve(file ?? defaultPipelineFile());
-      const { tryFastPath } = await import('../run/fast-path.js');
+      const { fastPathArgs, tryFastPath } = await import('../run/fast-path.js');
+      const args = fastPathArgs(file, o);
       // Nothing changed since the last successful run (see src/run/fast-path.ts): all up to date.
-      const hit = process.env.FISHERFLOW_NO_FAST_PATH || !existsSync(pipelineFile)
-        ? null
-        : tryFastPath(projectRoot(dirname(pipelineFile)), { pipelineFile, set: o.set ?? [], paramsFile: o.params, store: o.store, cwd: process.cwd(), env: process.env });
+      const hit = tryFastPath(args);
       if (hit) {
         list = hit.stages.map((st) => ({ name: st.name, status: 'up-to-date', key: st.key, reasons: [] }));
-        label = relative(process.cwd(), pipelineFile) || pipelineFile;
+        label = relative(process.cwd(), args.pipelineFile) || args.pipelineFile;
       } else {
         const ws = await openWorkspace(file, workspaceOptions(o));
         const plans = planPipeline(ws);
@@ -237,8 +234,6 @@ export function buildProgram(): Command {
     });
 
   for (const register of extraCommands) register(program);
-  void short;
-  void seconds;
   return program;
 }
 

@@ -187,7 +187,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   }
   if (errors.length) throw new UserErrors(errors);
   const familyNames = new Map([...families].map(([f, ms]) => [f, ms.map((m) => m.name)]));
-  checkReferences(stages, familyNames, modules, source);
+  checkReferences(stages, source);
   return { file: abs, dir: dirname(abs), source, params, stages, families: familyNames, modules };
 }
 
@@ -535,7 +535,7 @@ export function collectPathInputs(value: unknown, schema: unknown, path: string[
   }
 }
 
-function checkReferences(stages: Map<string, StageSpec>, families: Map<string, string[]>, modules: Map<string, StageModule>, source: SourceDocument): void {
+function checkReferences(stages: Map<string, StageSpec>, source: SourceDocument): void {
   const errors: UserError[] = [];
   for (const st of stages.values()) {
     for (const ref of st.refs) {
@@ -555,7 +555,5 @@ function checkReferences(stages: Map<string, StageSpec>, families: Map<string, s
       }
     }
   }
-  void families;
-  void modules;
   if (errors.length) throw new UserErrors(errors);
 }

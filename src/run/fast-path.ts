@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { canonicalJson, sha256 } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
 import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
-import type { Workspace } from '../plan/workspace.js';
+import { defaultPipelineFile, projectRoot, type Workspace } from '../plan/workspace.js';
 import { packageVersion } from './snapshot.js';
 
 const FORMAT = 1;
@@ -81,10 +81,16 @@ function watchTree(path: string, out: Watched[]): boolean {
   return true;
 }
 
-/** Try the fast path; null means "plan normally". */
-export function tryFastPath(root: string, args: FastPathArgs): FastPathHit | null {
+/** The fast path's view of a command's arguments. */
+export function fastPathArgs(file: string | undefined, o: { set?: string[]; params?: string; store?: string }, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): FastPathArgs {
+  return { pipelineFile: resolve(cwd, file ?? defaultPipelineFile(cwd)), set: o.set ?? [], paramsFile: o.params, store: o.store, cwd, env };
+}
+
+/** Try the fast path; null means "plan normally" (also with FISHERFLOW_NO_FAST_PATH set). */
+export function tryFastPath(args: FastPathArgs): FastPathHit | null {
+  if (args.env.FISHERFLOW_NO_FAST_PATH || !existsSync(args.pipelineFile)) return null;
   const key = argsKey(args);
-  const file = snapshotPath(root, key);
+  const file = snapshotPath(projectRoot(dirname(args.pipelineFile)), key);
   let snap: FastPathFile;
   try {
     snap = JSON.parse(readFileSync(file, 'utf8')) as FastPathFile;
@@ -111,6 +117,7 @@ export function tryFastPath(root: string, args: FastPathArgs): FastPathHit | nul
  * watched reliably (a missing path, a link) means no snapshot: the next run plans normally.
  */
 export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<string, RunRecord>, summary: string[]): void {
+  if (args.env.FISHERFLOW_NO_FAST_PATH) return;
   const file = snapshotPath(ws.root, argsKey(args));
   rmSync(file, { force: true });
   const watched: Watched[] = [];

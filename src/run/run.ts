@@ -3,7 +3,7 @@
 // store as it completes. A downstream key is recomputed from its upstream's actual outputs, so an
 // upstream rerun that reproduces the same bytes leaves its dependents cached.
 import { existsSync, rmSync, mkdirSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
@@ -292,11 +292,6 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     if (!opts.keepGoing) stopLaunching = true;
   };
 
-  const onSignal = () => {
-    interrupted = true;
-    stopLaunching = true;
-    abort.abort();
-  };
   abort.signal.addEventListener('abort', () => {
     interrupted = true;
     stopLaunching = true;
@@ -311,7 +306,6 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     await queue.onIdle();
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
-    void onSignal;
   }
 
   // The lock file records what ran; stages that did not complete keep their previous entry.
@@ -334,7 +328,6 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   const stages = dag.order.map((n) => results.get(n)!);
   const count = (s: StageOutcome) => stages.filter((r) => r.status === s).length;
   emit({ type: 'summary', ran: count('ran'), cached: count('cached'), failed: count('failed'), skipped: count('skipped'), seconds: (performance.now() - t0) / 1000, interrupted });
-  void hostname;
   return { stages, ok: count('failed') === 0 && count('skipped') === 0, interrupted, lockWritten, records };
 }
 

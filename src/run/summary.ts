@@ -4,16 +4,16 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { UserError, didYouMean } from '../pipeline/errors.js';
 import { getDotted } from '../pipeline/params.js';
-import { parseExpression, renderString, type TemplateExpr } from '../pipeline/template.js';
-import { planPipeline } from '../plan/plan.js';
+import { renderString, type TemplateExpr } from '../pipeline/template.js';
 import type { Workspace } from '../plan/workspace.js';
+import type { RunRecord } from '../cache/store.js';
 
 type SummaryItem = string | { print: string };
 
-export function pipelineSummary(ws: Workspace, cwd = process.cwd()): string[] {
+/** `records`: each stage's result, as the run just produced or reused them. */
+export function pipelineSummary(ws: Workspace, records: Map<string, RunRecord>, cwd = process.cwd()): string[] {
   const raw = (ws.pipeline.source.value as { summary?: SummaryItem[] }).summary;
   if (!raw?.length) return [];
-  const plans = planPipeline(ws);
   const out: string[] = [];
   raw.forEach((item, i) => {
     const loc = ws.pipeline.source.locate(['summary', i]);
@@ -40,9 +40,9 @@ export function pipelineSummary(ws: Workspace, cwd = process.cwd()): string[] {
       const spec = ws.pipeline.stages.get(name);
       if (!spec) throw new UserError(`summary: unknown stage '${name}'${didYouMean(name, ws.pipeline.stages.keys())}`, loc);
       if (seg(k) !== 'outputs' || !output || !(output in spec.outs)) throw new UserError(`summary: '${expr.text}': expected stages.${name}.outputs.KEY with KEY one of ${Object.keys(spec.outs).join(', ')}`, loc);
-      const plan = plans.get(name)!;
-      if (plan.status !== 'up-to-date' || !plan.record) return `(${name} has no result)`;
-      const p = ws.store.outputPath(plan.record, output);
+      const record = records.get(name);
+      if (!record) return `(${name} has no result)`;
+      const p = ws.store.outputPath(record, output);
       return relative(cwd, p).startsWith('..') ? p : relative(cwd, p);
     };
     if (typeof item === 'string') {
@@ -56,6 +56,5 @@ export function pipelineSummary(ws: Workspace, cwd = process.cwd()): string[] {
       }
     }
   });
-  void parseExpression;
   return out;
 }

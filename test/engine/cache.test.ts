@@ -1,7 +1,7 @@
 // End-to-end: what reruns and what does not, through the real CLI on temporary workspaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, runJson, ran, workspace, REPO_ROOT } from '../helpers/cli.js';
 
@@ -179,4 +179,3 @@ test('SIGKILL in the middle of a stage leaves nothing a later run treats as a re
   assert.equal(readFileSync(join(ws, 'out.txt'), 'utf8'), 'partial\ndone\n');
 });
 
-void cpSync;
