@@ -18,17 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../src/stage/registry.js';
 
-const REPO_ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the fisherflow package root');
-    dir = up;
-  }
-  return dir;
-})();
 
 function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,7 +31,7 @@ const REPEAT = Number(opt('repeat', '5'));
 const SMK_REPEAT = Number(opt('snakemake-repeat', '3'));
 const BASE = resolve(opt('dir', join(tmpdir(), 'fisherflow-bench-engine')));
 // --bin: time another build of fisherflow (e.g. an older commit, for before/after figures).
-const BIN = resolve(opt('bin', join(REPO_ROOT, 'bin', 'fisherflow.js')));
+const BIN = resolve(opt('bin', join(PACKAGE_ROOT, 'bin', 'fisherflow.js')));
 const PROFILE = process.argv.includes('--profile') ? resolve(opt('profile', 'prof')) : undefined;
 const SNAKEMAKE = process.argv.includes('--no-snakemake') ? undefined : findSnakemake();
 
@@ -265,8 +256,8 @@ function measure(shape: Shape, n: number): Row {
 function main(): void {
   if (!existsSync(join(dirname(BIN), '..', 'dist', 'src', 'cli', 'main.js'))) throw new Error('build first: npx tsc -p .');
   if (PROFILE) mkdirSync(PROFILE, { recursive: true });
-  const idle = time(process.execPath, ['-e', '0'], REPO_ROOT);
-  const version = time(process.execPath, [BIN, '--version'], REPO_ROOT);
+  const idle = time(process.execPath, ['-e', '0'], PACKAGE_ROOT);
+  const version = time(process.execPath, [BIN, '--version'], PACKAGE_ROOT);
   const show = (t: Timed) => `${t.ms.toFixed(0)} ms wall${t.cpuMs === null ? '' : ` ${t.cpuMs.toFixed(0)} ms cpu`}`;
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(`baseline: node -e 0 ${show(idle)}, fisherflow --version ${show(version)}${SNAKEMAKE ? `, snakemake ${spawnSync(SNAKEMAKE, ['--version'], { encoding: 'utf8' }).stdout.trim()}` : ', snakemake not found'}`);

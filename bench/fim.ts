@@ -12,20 +12,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../src/stage/registry.js';
 
 const MODELS = {
   tiny: { vocab_size: 28999, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, num_labels: 2 },
   base: { vocab_size: 28999, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, num_labels: 2 },
 } as const;
 type ModelName = keyof typeof MODELS;
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-}
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,12 +29,8 @@ function arg(name: string, def: string): string {
 
 /** SST-2-like examples: dev-set sentence lengths (≈1.3 word pieces per word + [CLS]/[SEP]), seeded ids. */
 function makeData(path: string, n: number): number {
-  const dev = join(repoRoot(), '..', 'shared', 'data', 'sst2', 'dev.tsv');
-  const fallback = '/work/shared/data/sst2/dev.tsv';
-  const file = existsSync(dev) ? dev : fallback;
-  const words = existsSync(file)
-    ? readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[0].trim().split(/\s+/).length)
-    : Array.from({ length: n }, () => 20);
+  const dev = join(PACKAGE_ROOT, 'data', 'sst2', 'dev.tsv');
+  const words = readFileSync(dev, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[0].trim().split(/\s+/).length);
   let s = 12345;
   const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296; };
   const lines: string[] = [];
@@ -112,7 +103,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < repeat; r++) {
       oursRuns.push(childRun(['--child', 'run', dir, data, String(k), workers, batch]) as Run);
       if (torch && existsSync('/usr/bin/python3')) {
-        const p = spawnSync('/usr/bin/python3', [join(repoRoot(), 'bench', 'fim_torch.py'), dir, data, String(k)], { encoding: 'utf8' });
+        const p = spawnSync('/usr/bin/python3', [join(PACKAGE_ROOT, 'bench', 'fim_torch.py'), dir, data, String(k)], { encoding: 'utf8' });
         if (p.status === 0) theirRuns.push(JSON.parse(p.stdout.trim().split('\n').pop()!));
         else console.error(`PyTorch run failed: ${p.stderr.slice(-500)}`);
       }

@@ -6,9 +6,8 @@
 // (test/fixtures/text/train-token-digests.json, sha256 per 1,000 rows).
 import { createHash } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import load from '../stages/load/stage.js';
 import shortcut from '../stages/shortcut/stage.js';
@@ -17,18 +16,9 @@ import { readJsonl } from '../stages/jsonl/index.js';
 import { BertTokenizer } from '../stages/tokenizer/index.js';
 import { makeStageContext } from '../test/helpers/stage-context.js';
 import type { StageModule } from '../src/stage/api.js';
+import { PACKAGE_ROOT } from '../src/stage/registry.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
-  return dir;
-}
-
-const root = repoRoot();
+const root = PACKAGE_ROOT;
 const BERT = join(root, 'data', 'bert-base-cased');
 const ADD = ['zeroa', 'onea', 'synt'];
 

@@ -12,9 +12,8 @@
 // Rows are random token ids whose lengths follow the SST-2 dev sentences (whitespace words + 2 for
 // [CLS]/[SEP]; word pieces make real rows a little longer), so the figures do not depend on the
 // text stages. The first step of each run is warm-up and excluded.
-import { readFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../stages/bert/backend.js';
@@ -26,12 +25,7 @@ import type { StageModule, StageRunContext } from '../src/stage/api.js';
 import { makeBatch, readTokenizedJsonl } from '../stages/bert/batch.js';
 import { AdamW } from '../stages/optim/adamw.js';
 import { clipCoefficient, globalGradNorm } from '../stages/optim/clip.js';
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-}
+import { PACKAGE_ROOT } from '../src/stage/registry.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
@@ -42,7 +36,7 @@ const batchSize = Number(opt('batch-size', '16'));
 const VOCAB = 28999; // bert-base-cased + zeroa, onea, synt
 
 function sst2Lengths(): number[] {
-  const file = join(repoRoot(), 'data', 'sst2', 'dev.tsv');
+  const file = join(PACKAGE_ROOT, 'data', 'sst2', 'dev.tsv');
   return readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[0].trim().split(/\s+/).length + 2);
 }
 
@@ -62,7 +56,7 @@ async function measure(name: string, cfg: Partial<BertConfig>, steps: number, pa
   const lengths = sst2Lengths();
   const rows = syntheticRows((steps + 1) * batchSize, lengths);
   const times: number[] = [];
-  const workDir = join(repoRoot(), 'bench', 'out', `train-work-${process.pid}`);
+  const workDir = join(PACKAGE_ROOT, 'bench', 'out', `train-work-${process.pid}`);
   const { model } = await runTraining({
     settings: { epochs: 1, batchSize, evalBatchSize: batchSize, learningRate: 2e-5, weightDecay: 0.01, maxGradNorm: 1, seed: 1, padTo, padId: 0, loggingSteps: 50, groupByLength },
     train: rows,
@@ -107,7 +101,7 @@ const BASE = { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12,
 
 /** Runs one stage module with a plain context (outputs under bench/out/acceptance/NAME). */
 async function runStage<I>(mod: StageModule<I>, name: string, inputs: I): Promise<string> {
-  const root = join(repoRoot(), 'bench', 'out', 'acceptance', name);
+  const root = join(PACKAGE_ROOT, 'bench', 'out', 'acceptance', name);
   const outDir = join(root, 'out');
   const workDir = join(root, 'work');
   rmSync(root, { recursive: true, force: true }); // a fresh run each time (no resume across runs)
@@ -130,7 +124,7 @@ async function runStage<I>(mod: StageModule<I>, name: string, inputs: I): Promis
 async function acceptance(): Promise<void> {
   const epochs = Number(opt('epochs', '4'));
   const take = Number(opt('take', '5000'));
-  const root = repoRoot();
+  const root = PACKAGE_ROOT;
   const imp = async (n: string) => ((await import(`../stages/${n}/stage.js`)) as { default: StageModule }).default;
   const [load, shortcut, tokenize, train] = await Promise.all(['load', 'shortcut', 'tokenize', 'train'].map(imp));
   const bertDir = join(root, 'data', 'bert-base-cased');
@@ -202,5 +196,5 @@ if (!args.includes('--no-base')) {
 console.log('\n| model | padding | mean tokens/row | steps timed | s/step | examples/s |\n|---|---|---|---|---|---|');
 for (const r of results) console.log(`| ${r.model} | ${r.padding} | ${r.mean_seq_len.toFixed(1)} | ${r.steps} | ${r.seconds_per_step.toFixed(3)} | ${r.examples_per_second.toFixed(1)} |`);
 if (optSeconds !== null) console.log(`\nclip_grad_norm + AdamW on bert-base-shaped parameters (110M): ${optSeconds.toFixed(2)} s/step`);
-mkdirSync(join(repoRoot(), 'bench', 'out'), { recursive: true });
-writeFileSync(join(repoRoot(), 'bench', 'out', 'train.json'), JSON.stringify({ backend: be, batchSize, results, optimizerStepSeconds: optSeconds }, null, 2));
+mkdirSync(join(PACKAGE_ROOT, 'bench', 'out'), { recursive: true });
+writeFileSync(join(PACKAGE_ROOT, 'bench', 'out', 'train.json'), JSON.stringify({ backend: be, batchSize, results, optimizerStepSeconds: optSeconds }, null, 2));

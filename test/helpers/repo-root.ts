@@ -1,15 +1,7 @@
-// The repository root, found from this file (works from test/ under tsx and from dist/test/:
-// dist/ has no package.json), so tests do not depend on the cwd.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The repository root, for tests: the package root the engine itself resolves (the folder holding
+// package.json), so tests do not depend on the cwd.
+import { PACKAGE_ROOT } from '../../src/stage/registry.js';
 
 export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`package.json not found above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-  return dir;
+  return PACKAGE_ROOT;
 }
