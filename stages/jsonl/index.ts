@@ -27,10 +27,9 @@ export function readTextFile(path: string, what = 'input'): string {
   return text;
 }
 
-/** Parse JSON lines; blank lines are skipped, a bad line is reported with its number. */
-export function readJsonl<T = Record<string, unknown>>(path: string, what = 'input'): T[] {
-  const text = readTextFile(path, what);
-  const rows: T[] = [];
+/** Each JSON object of a JSON-lines text with its 1-based line number; blank lines are skipped, a bad line is reported with its number. */
+export function parseJsonlLines(text: string, file: string): Array<{ value: Record<string, unknown>; line: number }> {
+  const out: Array<{ value: Record<string, unknown>; line: number }> = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -39,14 +38,19 @@ export function readJsonl<T = Record<string, unknown>>(path: string, what = 'inp
     try {
       v = JSON.parse(line);
     } catch (e) {
-      throw new StageInputError(`${path}: line ${i + 1}: not valid JSON (${(e as Error).message})`);
+      throw new StageInputError(`${file}: line ${i + 1}: not valid JSON (${(e as Error).message})`);
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new StageInputError(`${path}: line ${i + 1}: expected a JSON object per line`);
+      throw new StageInputError(`${file}: line ${i + 1}: expected a JSON object per line`);
     }
-    rows.push(v as T);
+    out.push({ value: v as Record<string, unknown>, line: i + 1 });
   }
-  return rows;
+  return out;
+}
+
+/** Read a JSON-lines file (gzip ok) into its objects. */
+export function readJsonl<T = Record<string, unknown>>(path: string, what = 'input'): T[] {
+  return parseJsonlLines(readTextFile(path, what), path).map((r) => r.value as T);
 }
 
 /** Write rows, one JSON object per line (newline-terminated). */

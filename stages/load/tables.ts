@@ -1,6 +1,7 @@
 // Readers for the table formats `load` accepts. Each yields records with the source line number,
 // so that errors can point at the line.
 import { StageInputError } from '../../src/stage/api.js';
+import { parseJsonlLines } from '../jsonl/index.js';
 
 export interface Table {
   columns: string[];
@@ -86,22 +87,11 @@ export function parseCsv(text: string, file: string): Table {
 
 /** JSON lines: one object per line; the columns are the union of keys, in first-seen order. */
 export function parseJsonl(text: string, file: string): Table {
-  const lines = text.split('\n');
-  const records: Table['records'] = [];
   const seen = new Set<string>();
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!.trim();
-    if (l === '') continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(l);
-    } catch (e) {
-      throw new StageInputError(`${file}: line ${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new StageInputError(`${file}: line ${i + 1}: expected a JSON object`);
-    for (const k of Object.keys(v)) seen.add(k);
-    records.push({ values: v as Record<string, unknown>, line: i + 1 });
-  }
+  const records: Table['records'] = parseJsonlLines(text, file).map(({ value, line }) => {
+    for (const k of Object.keys(value)) seen.add(k);
+    return { values: value, line };
+  });
   return { columns: [...seen], records };
 }
 
