@@ -108,7 +108,9 @@ export class LocalExecutor implements Executor {
         return never('failed', new StageRunError({ stage: job.stage, kind: 'input', message }));
       }
       try {
-        return await runJobOn(job, lease.gpus, ac.signal, emit, this.graceMs);
+        // FISHERFLOW_CPUS: the CPU slots the stage holds, so it can size its thread pools to them.
+        const leased: StageJob = { ...job, env: { ...job.env, FISHERFLOW_CPUS: String(lease.cpu) } };
+        return await runJobOn(leased, lease.gpus, ac.signal, emit, this.graceMs);
       } finally {
         lease.release();
       }

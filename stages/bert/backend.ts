@@ -8,11 +8,17 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { cpus } from 'node:os';
 import { StageInputError } from '../../src/stage/api.js';
+import { enableNativeMatmul, setNativeBlasThreads, describeNativeBlas, loadNativeBlas, nativeMatmulActive, nativeBlasUnavailable } from './native-blas.js';
 
 import { BACKEND_NAMES, type BackendName } from './backend-names.js';
 export { BACKEND_NAMES, type BackendName };
 
-export interface BackendInfo { backend: string; device: string }
+export interface BackendInfo {
+  backend: string;
+  device: string;
+  /** wasm only: the native BLAS library doing the matrix products, or why there is none. */
+  blas?: string;
+}
 
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
@@ -37,15 +43,27 @@ async function tryTensorflow(): Promise<BackendInfo | null> {
   return null;
 }
 
-async function initWasm(): Promise<BackendInfo | null> {
+async function initWasm(threads?: number): Promise<BackendInfo | null> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   // In Node the wasm binaries are read from the package's dist folder; the path needs a trailing slash.
   const dist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
   wasm.setWasmPaths(join(dist, '/'));
   if (!(await tf.setBackend('wasm'))) return null;
   await tf.ready();
-  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  return { backend: 'wasm', device: `cpu (wasm${simd ? ' simd' : ''}, 1 thread) ${cpuModel()}` };
+  wasmSimd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  enableNativeMatmul();
+  return wasmInfo(threads);
+}
+
+let wasmSimd = false;
+
+/** The wasm backend's description, with the native BLAS library (and its thread count) if any. */
+function wasmInfo(threads?: number): BackendInfo {
+  const wasm = `wasm${wasmSimd ? ' simd' : ''}`;
+  const native = nativeMatmulActive() ? (threads !== undefined ? setNativeBlasThreads(threads) : loadNativeBlas()) : null;
+  if (!native) return { backend: 'wasm', device: `cpu (${wasm}, 1 thread) ${cpuModel()}`, blas: `none: ${nativeBlasUnavailable}` };
+  const blas = describeNativeBlas(native);
+  return { backend: 'wasm', device: `cpu (${wasm} + ${blas} for matrix products) ${cpuModel()}`, blas };
 }
 
 async function initCpu(): Promise<BackendInfo> {
@@ -77,16 +95,25 @@ async function initWebgpu(): Promise<BackendInfo> {
   return { backend: 'webgpu', device: `gpu (webgpu/Dawn) ${name || 'adapter'}` };
 }
 
+/** Threads for native CPU libraries: the stage's CPU slots (FISHERFLOW_CPUS, set by the executor), if known. */
+export function defaultThreads(): number | undefined {
+  const n = Number(process.env.FISHERFLOW_CPUS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 /**
  * Selects and initialises a backend once per process (tfjs has one global engine); later calls
- * with the same or 'auto' preference return the same backend.
+ * with the same or 'auto' preference return the same backend. `threads`: for a native BLAS under
+ * wasm (default: FISHERFLOW_CPUS, else the library's own default, usually every core).
  */
-export async function initBackend(prefer: BackendName = 'auto', opts: { gpu?: boolean } = {}): Promise<BackendInfo> {
+export async function initBackend(prefer: BackendName = 'auto', opts: { gpu?: boolean; threads?: number } = {}): Promise<BackendInfo> {
+  opts = { ...opts, threads: opts.threads ?? defaultThreads() };
   if (!BACKEND_NAMES.includes(prefer)) {
     throw new StageInputError(`backend: "${String(prefer)}" is not one of ${BACKEND_NAMES.join(', ')}`);
   }
   if (current && (prefer === 'auto' || prefer === current.backend)) {
     if (tf.getBackend() !== current.backend) await tf.setBackend(current.backend);
+    if (current.backend === 'wasm' && opts.threads !== undefined) current = wasmInfo(opts.threads);
     return current;
   }
   let info: BackendInfo | null = null;
@@ -96,13 +123,13 @@ export async function initBackend(prefer: BackendName = 'auto', opts: { gpu?: bo
     if (!info) throw new StageInputError('backend: "tensorflow" needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, which are not installed');
   } else if (prefer === 'cpu') info = await initCpu();
   else if (prefer === 'wasm') {
-    info = await initWasm();
+    info = await initWasm(opts.threads);
     if (!info) throw new StageInputError('backend: the wasm backend failed to initialise');
   } else {
     // With a GPU assigned by the scheduler, 'auto' tries the GPU paths first and falls back.
     info = await tryTensorflow();
     if (!info && opts.gpu) info = await initWebgpu().catch(() => null);
-    info ??= (await initWasm().catch(() => null)) ?? (await initCpu());
+    info ??= (await initWasm(opts.threads).catch(() => null)) ?? (await initCpu());
   }
   current = info;
   return info;

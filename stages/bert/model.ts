@@ -12,6 +12,7 @@ import { parameterShapes, initKind, numel } from './params.js';
 import type { Batch } from './batch.js';
 import { loadCheckpoint } from '../checkpoint/load.js';
 import { writeSafetensors } from '../safetensors/format.js';
+import { nativeMatmulActive } from './native-blas.js';
 
 /** HF's extended attention mask adds torch.finfo(float32).min at padded keys. */
 const MASK_VALUE = -3.4028234663852886e38;
@@ -86,13 +87,21 @@ export function attentionCore(scale: number): (q: tf.Tensor, k: tf.Tensor, v: tf
 export type ParamGetter = (name: string) => tf.Tensor;
 
 /**
- * Linear layer y = x Wᵀ + b written with 2-D, non-transposed matmuls only: tfjs-backend-wasm
+ * Linear layer y = x Wᵀ + b. With native BLAS (stages/bert/native-blas.ts) every layout is one
+ * sgemm. Otherwise it is written with 2-D, non-transposed matmuls only: tfjs-backend-wasm
  * sends matMul with transposeA/transposeB (which tfjs's own matMul gradient uses) and batched
- * matmuls to a naive loop 10-20× slower than its XNNPACK path. Forward is (W xᵀ)ᵀ, so the weight
- * is never copied or transposed; only the small activations are.
+ * matmuls to a naive loop 10-20× slower than its XNNPACK path. Forward is then (W xᵀ)ᵀ, so the
+ * weight is never copied or transposed; only the small activations are.
  */
 export function linearForward(x2: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor): tf.Tensor2D {
+  if (nativeMatmulActive()) return tf.add(tf.matMul(x2, W, false, true), b) as tf.Tensor2D;
   return tf.add(tf.transpose(tf.matMul(W, tf.transpose(x2))), b) as tf.Tensor2D;
+}
+
+/** dyᵀ x (a linear layer's weight gradient from [N, O] and [N, I]) in the fastest layout. */
+export function weightGrad(dy2: tf.Tensor2D, x2: tf.Tensor2D): tf.Tensor2D {
+  if (nativeMatmulActive()) return tf.matMul(dy2, x2, true, false);
+  return tf.matMul(tf.transpose(dy2), x2);
 }
 
 export function plainOps(P: ParamGetter): LayerOps {
@@ -108,7 +117,7 @@ export function plainOps(P: ParamGetter): LayerOps {
         const dy2 = tf.reshape(dy, [B * T, O]) as tf.Tensor2D;
         return [
           tf.reshape(tf.matMul(dy2, Ws), [B, T, I]),
-          tf.matMul(tf.transpose(dy2), xs),
+          weightGrad(dy2, xs),
           tf.sum(dy2, 0),
         ];
       }),

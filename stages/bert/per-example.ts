@@ -7,11 +7,17 @@
 // Embedding gradients are scattered in JS from the gradient of the embedding sum.
 import * as tf from '@tensorflow/tfjs-core';
 import { linearForward, normalise, layerNormInputGrad, type LayerOps, type ParamGetter } from './model.js';
+import { nativeMatmulActive, nativeSquaredGradAccum } from './native-blas.js';
 
 /** Where per-layer Σ_b (per-example gradient)² goes; called inside the backward pass. */
 export interface SquaredGradSink {
   /** Adds same-shaped contributions (already squared) to the parameter's sums. */
   add(name: string, contribs: tf.Tensor[]): void;
+  /**
+   * Optional: adds Σ_b (dy_bᵀ x_b)² for a linear layer's weight straight into host sums with the
+   * native BLAS (dy [B·T, O], x [B·T, I]); false when the sink cannot (then `add` is used).
+   */
+  addSquaredLinear?(name: string, dy: tf.Tensor2D, x: tf.Tensor2D, B: number): boolean;
 }
 
 /** Sums kept as tensors on the backend (GPU backends: no read-back until the end). */
@@ -36,11 +42,20 @@ export class DeviceSums implements SquaredGradSink {
 
 /** Sums read back per layer into host memory (wasm/cpu: read-back is a memcpy; see HostAccumulator). */
 export class HostSink implements SquaredGradSink {
-  constructor(private readonly target: { add(name: string, data: Float32Array): void }) {}
+  constructor(private readonly target: {
+    add(name: string, data: Float32Array): void;
+    withLock<T>(name: string, fn: (sums: Float32Array) => T): T;
+  }) {}
 
   add(name: string, contribs: tf.Tensor[]): void {
     const t = contribs.length === 1 ? contribs[0] : tf.addN(contribs);
     this.target.add(name, hostView(t));
+  }
+
+  addSquaredLinear(name: string, dy: tf.Tensor2D, x: tf.Tensor2D, B: number): boolean {
+    if (!nativeMatmulActive()) return false;
+    this.target.withLock(name, (sums) => nativeSquaredGradAccum(dy, x, B, sums));
+    return true;
   }
 }
 
@@ -61,7 +76,7 @@ export function hostView(t: tf.Tensor): Float32Array {
  * for ≈0.3 GB of extra memory traffic per batch on BERT-base.
  */
 function inputGrad(dy2: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor {
-  if (tf.getBackend() !== 'wasm') return tf.matMul(dy2, W);
+  if (tf.getBackend() !== 'wasm' || nativeMatmulActive()) return tf.matMul(dy2, W);
   return tf.tidy(() => {
     const Wc = tf.add(W, 0) as tf.Tensor2D; // a new buffer, not a view
     return tf.matMul(dy2, Wc);
@@ -90,6 +105,8 @@ export function perExampleOps(P: ParamGetter, acc: SquaredGradSink): LayerOps {
                 // Pooler and classifier: one position, each example's gradient is an outer product.
                 acc.add(`${prefix}.weight`, [tf.matMul(tf.transpose(tf.square(dy2)), tf.square(xs))]);
                 acc.add(`${prefix}.bias`, [tf.sum(tf.square(dy2), 0)]);
+              } else if (acc.addSquaredLinear?.(`${prefix}.weight`, dy2, xs, B)) {
+                acc.add(`${prefix}.bias`, [tf.sum(tf.square(tf.sum(tf.reshape(dy2, [B, T, O]), 1)), 0)]);
               } else {
                 // 2-D matmuls per example (see linearForward for why not one batched matmul), summed
                 // as they come so that one squared weight gradient at a time is alive.

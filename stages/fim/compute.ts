@@ -8,14 +8,17 @@ import { HostAccumulator } from './accumulator.js';
 import { parameterShapes } from '../bert/params.js';
 import { readConfig } from '../checkpoint/load.js';
 import { InProcessRunner, WorkerRunner, type FisherJobOptions, type FisherRunner } from './runner.js';
+import { loadNativeBlas } from '../bert/native-blas.js';
 
 export interface FimComputeOptions extends FisherJobOptions {
   modelDir: string;
   backend: BackendName;
   /** A GPU was assigned to the stage: 'auto' tries GPU backends first. */
   gpu?: boolean;
-  /** Threads; 0 = in this thread. Default: 2 on a multi-core CPU backend, otherwise 0. */
+  /** Worker threads, each with its own model; 0 = in this thread. Default: see defaultWorkers. */
   workers?: number;
+  /** Threads of the native BLAS (wasm backend with fisherflow's addon); default FISHERFLOW_CPUS. */
+  threads?: number;
   /** K ≥ 2: also return the Fisher of each of K disjoint, contiguous chunks of the examples. */
   chunks?: number;
   signal?: AbortSignal;
@@ -39,8 +42,10 @@ export interface FimResult {
 }
 
 export function defaultWorkers(backend: BackendName, gpu = false): number {
-  // GPU and libtensorflow backends parallelise inside one op; wasm/cpu use one core per thread.
+  // GPU and libtensorflow backends parallelise inside one op, and so does wasm with a native BLAS
+  // (one model in memory, the products on every core); wasm alone and cpu use one core per thread.
   if (backend === 'webgpu' || backend === 'tensorflow' || (gpu && backend === 'auto')) return 0;
+  if ((backend === 'wasm' || backend === 'auto') && loadNativeBlas()) return 0;
   return Math.min(2, availableParallelism()) > 1 ? 2 : 0;
 }
 
@@ -66,7 +71,7 @@ export async function computeFim(examples: IndexedExample[], opts: FimComputeOpt
   // One set of sums that every thread adds into.
   const acc = HostAccumulator.create(shapes, !inProcess);
   const setup = {
-    modelDir: opts.modelDir, backend: opts.backend, gpu: opts.gpu ?? false, sums: acc.handle,
+    modelDir: opts.modelDir, backend: opts.backend, gpu: opts.gpu ?? false, threads: opts.threads, sums: acc.handle,
     fisher: { fisher: opts.fisher, samples: opts.samples, seed: opts.seed, batchSize: opts.batchSize },
   };
   const runners: FisherRunner[] = [];

@@ -19,7 +19,7 @@ export interface FisherRunner {
   close(): Promise<void>;
 }
 
-export interface RunnerSetup { modelDir: string; backend: BackendName; gpu: boolean; fisher: FisherJobOptions; sums: HostAccumulatorHandle }
+export interface RunnerSetup { modelDir: string; backend: BackendName; gpu: boolean; threads?: number; fisher: FisherJobOptions; sums: HostAccumulatorHandle }
 
 /** GPU backends keep the sums on the device; CPU backends read each layer back (see fisherSums). */
 export function accumulateMode(backend: string): 'host' | 'device' {
@@ -42,7 +42,7 @@ export class InProcessRunner implements FisherRunner {
   private constructor(public info: BackendInfo, private model: BertForSequenceClassification, private opts: FisherJobOptions, private sums: HostAccumulator) {}
 
   static async create(setup: RunnerSetup): Promise<InProcessRunner> {
-    const info = await initBackend(setup.backend, { gpu: setup.gpu });
+    const info = await initBackend(setup.backend, { gpu: setup.gpu, threads: setup.threads });
     const model = await BertForSequenceClassification.fromPretrained(setup.modelDir);
     return new InProcessRunner(info, model, { ...setup.fisher, accumulate: accumulateMode(info.backend) }, HostAccumulator.attach(setup.sums));
   }

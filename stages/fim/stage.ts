@@ -21,6 +21,7 @@ export interface FimInputs {
   backend?: BackendName;
   chunks?: number;
   workers?: number;
+  threads?: number;
 }
 
 export const FIM_FORMAT_VERSION = '1';
@@ -68,7 +69,8 @@ const stage: StageModule<FimInputs> = {
       max_examples: { type: 'integer', minimum: 1, description: 'use only the first N rows of data' },
       backend: { enum: BACKEND_NAMES, default: 'auto' },
       chunks: { type: 'integer', minimum: 2, description: 'also write the Fisher of K disjoint chunks of the examples (for the overlap stage bootstrap)' },
-      workers: { type: 'integer', minimum: 0, description: 'worker threads (default: 2 on a multi-core CPU, 0 on a GPU)' },
+      workers: { type: 'integer', minimum: 0, description: 'worker threads, each with its own copy of the model (default: 0 with a native BLAS or a GPU; 2 on wasm alone on a multi-core CPU)' },
+      threads: { type: 'integer', minimum: 1, description: "native BLAS threads (default: the stage's CPU slots, resources.cpu)" },
     },
   },
   outputs(inputs) {
@@ -78,7 +80,7 @@ const stage: StageModule<FimInputs> = {
     if (inputs.chunks && inputs.chunks > 1) out.chunks = { path: 'chunks', kind: 'dir', description: 'chunk-000.safetensors …: the Fisher of each chunk of examples' };
     return out;
   },
-  // Two worker threads on CPU backends (one wasm instance each): the scheduler clamps to its slots.
+  // Two cores on CPU backends (BLAS threads, or two wasm worker threads): clamped to the machine's slots.
   resources: { gpu: 'optional', cpu: 2 },
   worker: true,
   check(inputs) {
@@ -103,7 +105,7 @@ const stage: StageModule<FimInputs> = {
     const { computeFim } = await import('./compute.js');
     const res = await computeFim(examples, {
       modelDir: inp.model, backend, gpu, fisher, samples: inp.samples ?? 1, seed: inp.seed ?? 0, batchSize: inp.batch_size ?? 4,
-      workers: inp.workers, chunks: inp.chunks, signal: ctx.signal,
+      workers: inp.workers, threads: inp.threads, chunks: inp.chunks, signal: ctx.signal,
       onProgress: (d, t) => ctx.progress(d, t, 'examples'), log: ctx.log,
     });
     const secs = (Date.now() - t0) / 1000;
@@ -113,6 +115,7 @@ const stage: StageModule<FimInputs> = {
       samples: String(fisher === 'true' ? inp.samples ?? 1 : 0), seed: String(inp.seed ?? 0), batch_size: String(inp.batch_size ?? 4),
       model: portablePath(inp.model), model_sha256: mHash, data: portablePath(inp.data), data_sha256: dHash,
       backend: res.info.backend, device: res.info.device, workers: String(res.workers),
+      ...(res.info.blas ? { blas: res.info.blas } : {}),
       chunks: String(res.chunks.length),
     };
     const toTensors = (m: Map<string, Float32Array>, shapes: Map<string, number[]>) =>

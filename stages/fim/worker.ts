@@ -14,7 +14,7 @@ const fail = (e: unknown): void => {
 };
 
 try {
-  const info = await initBackend(setup.backend, { gpu: setup.gpu });
+  const info = await initBackend(setup.backend, { gpu: setup.gpu, threads: setup.threads });
   const model = await BertForSequenceClassification.fromPretrained(setup.modelDir);
   const into = HostAccumulator.attach(setup.sums);
   const accumulate = accumulateMode(info.backend);

@@ -38,7 +38,8 @@ const stage: StageModule<TrainInputs> = {
     model: { path: 'model', kind: 'dir', description: 'HF checkpoint: config.json, model.safetensors, tokenizer files' },
     metrics: { path: 'metrics.json', kind: 'file', metrics: true, description: 'Per-epoch train loss, eval accuracy/loss, throughput; loss curve' },
   }),
-  resources: { gpu: 'optional' },
+  // Two cores for the native BLAS's matrix products (one on wasm alone); clamped to the machine's slots.
+  resources: { gpu: 'optional', cpu: 2 },
   worker: true,
   check: checkTrainInputs,
   async run(ctx) {

@@ -1,0 +1,143 @@
+// The native BLAS path (native/blas + stages/bert/native-blas.ts): matrix products through a CBLAS
+// library on the wasm heap, and the fused per-example squared weight gradients. Compared with the
+// wasm backend's own kernels and with plain float64 loops here, and (through fisher.test.ts and
+// model.test.ts, which run on it whenever it is available) with the PyTorch fixtures.
+//
+// CI installs OpenBLAS and sets FISHERFLOW_REQUIRE_NATIVE_BLAS=1, so there these tests cannot pass
+// by skipping; on a machine without a C compiler or a BLAS library they are skipped with the reason.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../stages/bert/backend.js';
+import {
+  loadNativeBlas, nativeBlasUnavailable, enableNativeMatmul, disableNativeMatmul, nativeMatmulActive, nativeSquaredGradAccum, ADDON_PATH,
+} from '../../stages/bert/native-blas.js';
+import { BertForSequenceClassification } from '../../stages/bert/model.js';
+import { readTokenizedJsonl } from '../../stages/bert/batch.js';
+import { fisherSums } from '../../stages/fim/fisher.js';
+import { mulberry32 } from '../../stages/rng/mulberry32.js';
+import { fixtureDir, repoRoot } from './paths.js';
+
+const info = loadNativeBlas();
+const skip = info ? false : `no native BLAS: ${nativeBlasUnavailable}`;
+
+test('the native BLAS is available where CI requires it', () => {
+  if (process.env.FISHERFLOW_REQUIRE_NATIVE_BLAS === '1') assert.ok(info, `FISHERFLOW_REQUIRE_NATIVE_BLAS=1 but ${nativeBlasUnavailable}`);
+});
+
+function randomTensor(shape: number[], seed: number): tf.Tensor {
+  const r = mulberry32(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => r() * 2 - 1), shape);
+}
+
+test('native matMul equals the wasm kernel for every transpose and batch layout', { skip }, async () => {
+  await initBackend('wasm');
+  const cases: Array<[number[], number[], boolean, boolean]> = [
+    [[7, 5], [5, 3], false, false],
+    [[5, 7], [5, 3], true, false],
+    [[7, 5], [3, 5], false, true],
+    [[5, 7], [3, 5], true, true],
+    [[2, 3, 7, 5], [2, 3, 5, 4], false, false], // attention-shaped batch
+    [[2, 3, 7, 5], [2, 3, 4, 5], false, true],
+    [[2, 3, 5, 7], [2, 3, 5, 4], true, false],
+    [[4, 7, 5], [5, 6], false, false], // b broadcast over the batch
+    [[7, 5], [4, 5, 6], false, false], // a broadcast
+    [[0, 5], [5, 3], false, false], // empty
+  ];
+  for (const [sa, sb, ta, tb] of cases) {
+    const a = randomTensor(sa, 1), b = randomTensor(sb, 2);
+    enableNativeMatmul();
+    assert.ok(nativeMatmulActive());
+    const got = tf.matMul(a, b, ta, tb);
+    disableNativeMatmul();
+    const want = tf.matMul(a, b, ta, tb);
+    enableNativeMatmul();
+    assert.deepEqual(got.shape, want.shape, `${sa} × ${sb}`);
+    const g = got.dataSync(), w = want.dataSync();
+    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(g[i] - w[i]) <= 1e-5 * (1 + Math.abs(w[i])), `${sa} × ${sb} (${ta}, ${tb}) at ${i}: ${g[i]} vs ${w[i]}`);
+    tf.dispose([a, b, got, want]);
+  }
+  // K = 0: a sum of nothing is 0 (the wasm kernel leaves the output's memory as it was).
+  const z = tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 4]));
+  assert.deepEqual([...z.dataSync()], new Array(12).fill(0));
+});
+
+test('native squared per-example weight gradients equal a float64 loop (tile edges included)', { skip }, async () => {
+  await initBackend('wasm');
+  for (const [B, T, O, I] of [[3, 5, 13, 37], [1, 1, 6, 16], [2, 4, 37, 32], [4, 9, 48, 64]]) {
+    const dy = randomTensor([B * T, O], 3) as tf.Tensor2D, x = randomTensor([B * T, I], 4) as tf.Tensor2D;
+    const sums = new Float32Array(O * I).fill(0.5);
+    nativeSquaredGradAccum(dy, x, B, sums);
+    const d = dy.dataSync(), xv = x.dataSync();
+    for (let o = 0; o < O; o++) {
+      for (let i = 0; i < I; i++) {
+        let want = 0.5;
+        for (let b = 0; b < B; b++) {
+          let g = 0;
+          for (let t = 0; t < T; t++) g += d[(b * T + t) * O + o] * xv[(b * T + t) * I + i];
+          want += g * g;
+        }
+        assert.ok(Math.abs(sums[o * I + i] - want) <= 2e-6 * want, `[${B},${T},${O},${I}] at (${o},${i}): ${sums[o * I + i]} vs ${want}`);
+      }
+    }
+    tf.dispose([dy, x]);
+  }
+});
+
+test('the Fisher with native BLAS equals the Fisher on wasm alone', { skip }, async () => {
+  await initBackend('wasm');
+  const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
+  const model = await BertForSequenceClassification.fromPretrained(join(fixtureDir(), 'tiny-bert'));
+  const run = () => fisherSums(model, rows.map((row, index) => ({ index, row })), { fisher: 'empirical', samples: 1, seed: 0, batchSize: 3 }).sums;
+  try {
+    enableNativeMatmul();
+    const native = run();
+    disableNativeMatmul();
+    const wasm = run();
+    enableNativeMatmul();
+    // On the scale of all tensors: the attention key bias's Fisher is rounding noise (≈1e-15) on
+    // both paths, its true value being 0 (softmax is shift-invariant; see docs/dev-notes-model.md).
+    let scale = 0;
+    for (const w of wasm.values()) for (const v of w) scale = Math.max(scale, Math.abs(v));
+    for (const [name, w] of wasm) {
+      const n = native.get(name)!;
+      for (let i = 0; i < w.length; i++) assert.ok(Math.abs(n[i] - w[i]) <= 1e-4 * Math.abs(w[i]) + 1e-7 * scale, `${name}[${i}]: ${n[i]} vs ${w[i]}`);
+    }
+  } finally { model.dispose(); }
+});
+
+test('bad operands give an error, not a crash', { skip }, () => {
+  // In a child process: a crash there fails this test instead of the runner.
+  const r = spawnSync(process.execPath, ['-e', `
+    const b = require(${JSON.stringify(ADDON_PATH)});
+    b.load(['libopenblas.so.0', 'libopenblas.so']);
+    const heap = new ArrayBuffer(64);
+    const tries = [
+      () => b.sgemm(heap, false, false, 4, 4, 4, 0, 0, 1 << 20, 1, 0, 0),
+      () => b.sgemm(heap, false, false, 2, 2, 2, 2, 0, 0, 1, 0, 0),
+      () => b.squaredGradAccum(heap, 0, 0, 1, 4, 4, 4, new Float32Array(15)),
+      () => b.squaredGradAccum(heap, 0, 0, 1, 8, 4, 4, new Float32Array(16)),
+      () => b.sgemm({}, false, false, 1, 1, 1, 0, 0, 0, 1, 0, 0),
+    ];
+    console.log(JSON.stringify(tries.map((f) => { try { f(); return 'no error'; } catch (e) { return e.message; } })));
+  `], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const msgs = JSON.parse(r.stdout) as string[];
+  assert.deepEqual(msgs.map((m) => /outside the heap|wrong length|ArrayBuffer/.test(m)), [true, true, true, true, true], msgs.join(' | '));
+});
+
+test('FISHERFLOW_BLAS=none keeps everything on wasm and says so in the backend description', () => {
+  const script = `
+    const { initBackend } = await import(${JSON.stringify(join(repoRoot(), 'dist', 'stages', 'bert', 'backend.js'))});
+    const info = await initBackend('wasm');
+    console.log(JSON.stringify(info));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FISHERFLOW_BLAS: 'none' } });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; device: string; blas: string };
+  assert.equal(out.backend, 'wasm');
+  assert.match(out.blas, /^none: FISHERFLOW_BLAS=none/);
+  assert.match(out.device, /1 thread/);
+});
