@@ -187,3 +187,15 @@ test('exec-stage: a malformed job file is named in the error', async () => {
   writeFileSync(f, '{');
   assert.throws(() => readJobFile(f), /cannot read job file/);
 });
+
+test('FISHERFLOW_CPUS tells a stage process how many CPU slots it holds (clamped to the machine)', async () => {
+  const dir = tmp();
+  const ex = new LocalExecutor({ pool: new ResourcePool({ cpuSlots: 3, devices: [] }) });
+  const job = (stage: string, cpu?: number): StageJob => ({
+    stage, cwd: dir, logFile: join(dir, 'logs', `${stage}.log`), resources: cpu === undefined ? {} : { cpu },
+    work: { kind: 'command', command: `echo "$FISHERFLOW_CPUS" > ${join(dir, `${stage}.cpus`)}` },
+  });
+  const results = await Promise.all([ex.submit(job('one')).done, ex.submit(job('two', 2)).done, ex.submit(job('many', 16)).done]);
+  assert.deepEqual(results.map((r) => r.status), ['succeeded', 'succeeded', 'succeeded']);
+  assert.deepEqual(['one', 'two', 'many'].map((s) => readFileSync(join(dir, `${s}.cpus`), 'utf8').trim()), ['1', '2', '3']);
+});

@@ -110,3 +110,20 @@ test('fim stage on the pure-JS cpu backend (one worker thread) equals PyTorch to
   const ref = SafetensorsFile.open(join(fixtureDir(), 'reference.safetensors'));
   try { assertTensorsClose(tensors, (n) => ref.readFloat32(`fisher.empirical.${n}`), 'fisher (cpu)'); } finally { ref.close(); }
 });
+
+test('fim stage with the native BLAS (when available): one model in this thread, `threads` honoured, named in the metadata', async (t) => {
+  const { loadNativeBlas, nativeBlasUnavailable } = await import('../../stages/bert/native-blas.js');
+  if (!loadNativeBlas()) { t.skip(`no native BLAS: ${nativeBlasUnavailable}`); return; }
+  const ctx = makeStageContext<FimInputs>({ model: model(), data: data(), batch_size: 4, threads: 1, backend: 'auto' });
+  await fim.run(ctx);
+  const { tensors, meta } = readAll(join(ctx.outDir, 'fim.safetensors'));
+  const ref = SafetensorsFile.open(join(fixtureDir(), 'reference.safetensors'));
+  try {
+    assertTensorsClose(tensors, (n) => ref.readFloat32(`fisher.empirical.${n}`), 'fisher');
+  } finally { ref.close(); }
+  assert.equal(meta.backend, 'wasm');
+  assert.equal(meta.workers, '0', 'default: no worker threads with a native BLAS');
+  assert.match(meta.blas, /, 1 thread$/);
+  assert.match(meta.device, /for matrix products/);
+  assert.ok(ctx.logs.some((l) => l.includes('for matrix products')), 'BLAS in the log');
+});
