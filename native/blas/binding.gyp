@@ -3,11 +3,9 @@
     {
       "target_name": "fisherflow_blas",
       "sources": ["blas.c"],
-      "cflags": ["-O3", "-march=x86-64-v2", "-std=gnu11"],
-      "libraries": ["-ldl", "-lpthread"],
-      "conditions": [
-        ["target_arch!='x64'", { "cflags!": ["-march=x86-64-v2"] }]
-      ]
+      "cflags": ["-O3", "-std=gnu11"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=gnu11"] },
+      "libraries": ["-ldl", "-lpthread"]
     }
   ]
 }

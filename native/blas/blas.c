@@ -27,6 +27,30 @@ static set_threads_fn set_threads = NULL;
 static get_threads_fn get_threads = NULL;
 static char lib_name[512] = "";
 static int sqacc_threads = 0;  // threads of squaredGradAccum; 0: the BLAS library's count
+static int have_avx2 = -1;
+
+// Which build of the squared-gradient loops runs: AVX2+FMA where the CPU has them, else baseline.
+static void detect_cpu(void) {
+  if (have_avx2 >= 0) return;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // Tests run the baseline build of the loops too (FISHERFLOW_NATIVE_BASELINE=1).
+  if (getenv("FISHERFLOW_NATIVE_BASELINE")) have_avx2 = 0;
+#else
+  have_avx2 = 0;
+#endif
+}
+
+// "avx2", "x86-baseline" (slow: generic vectors without AVX), or "generic" (other CPUs).
+static const char *squares_build(void) {
+  detect_cpu();
+#if defined(__x86_64__) || defined(__i386__)
+  return have_avx2 ? "avx2" : "x86-baseline";
+#else
+  return "generic";
+#endif
+}
 static char lib_config[512] = "";
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "fisherflow-blas: Node-API call failed: " #call); return NULL; } } while (0)
@@ -91,6 +115,7 @@ static napi_value Load(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &out));
   CHECK(napi_set_named_property(env, out, "library", make_string(env, lib_name)));
   CHECK(napi_set_named_property(env, out, "config", make_string(env, lib_config)));
+  CHECK(napi_set_named_property(env, out, "squares", make_string(env, squares_build())));
   napi_value th;
   CHECK(napi_create_int32(env, get_threads ? get_threads() : 0, &th));
   CHECK(napi_set_named_property(env, out, "threads", th));
@@ -224,21 +249,26 @@ typedef struct {
   int64_t B, T, O, I, ob_begin, ob_end;
 } sqacc_job;
 
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma"))) static void sqacc_avx2(const float *dyp, const float *xp, float *sums, int64_t B, int64_t T, int64_t I, int64_t ob_begin, int64_t ob_end) {
   SQACC_BODY
 }
+#define HAVE_X86_DISPATCH 1
+#endif
 
 static void sqacc_base(const float *dyp, const float *xp, float *sums, int64_t B, int64_t T, int64_t I, int64_t ob_begin, int64_t ob_end) {
   SQACC_BODY
 }
 
-static int have_avx2 = -1;
 #define I_WHOLE(I) ((I) - (I) % 16)
 
 static void *sqacc_run(void *arg) {
   sqacc_job *j = (sqacc_job *)arg;
+#ifdef HAVE_X86_DISPATCH
   if (have_avx2) sqacc_avx2(j->dyp, j->xp, j->sums, j->B, j->T, j->I, j->ob_begin, j->ob_end);
-  else sqacc_base(j->dyp, j->xp, j->sums, j->B, j->T, j->I, j->ob_begin, j->ob_end);
+  else
+#endif
+  sqacc_base(j->dyp, j->xp, j->sums, j->B, j->T, j->I, j->ob_begin, j->ob_end);
   // Edges: the last O % 6 rows go to the thread with the last block, columns past I − I % 16 to each.
   int64_t iw = I_WHOLE(j->I);
   if (iw < j->I) sqacc_scalar(j->dy, j->x, j->sums, j->B, j->T, j->O, j->I, j->ob_begin * RO, j->ob_end * RO, iw);
@@ -267,10 +297,7 @@ static napi_value SquaredGradAccum(napi_env env, napi_callback_info info) {
     return throw_msg(env, "squaredGradAccum: sums must be a Float32Array");
   }
   if ((int64_t)n != O * I) return throw_msg(env, "squaredGradAccum: sums has the wrong length");
-  if (have_avx2 < 0) {
-    __builtin_cpu_init();
-    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
+  detect_cpu();
   int nt = sqacc_threads > 0 ? sqacc_threads : (get_threads ? get_threads() : 1);
   const float *dy = (const float *)((char *)data + dyOff), *x = (const float *)((char *)data + xOff);
   float *sums = (float *)sdata;

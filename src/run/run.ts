@@ -250,7 +250,13 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       skipStage(name, interrupted ? 'run interrupted' : 'run stopped after a failure');
       return;
     }
-    const started = performance.now();
+    let started = performance.now();
+    // Durations count from the stage's start (its resources granted), not from its queueing.
+    let startSeen = false;
+    const emitStage = (e: Parameters<RunEventSink>[0]) => {
+      if (e.type === 'start' && !startSeen) { startSeen = true; started = performance.now(); }
+      emit(e);
+    };
     const logFile = store.logPath(key);
     rmSync(logFile, { force: true });
     let lastError: string | undefined;
@@ -259,7 +265,7 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       if (abort.signal.aborted) break;
       const staging = store.staging(name);
       try {
-        const rec = await attemptStage(ws, spec, key, staging, logFile, records, abort.signal, emit, executor, opts, snapshotBase, attempt + 1);
+        const rec = await attemptStage(ws, spec, key, staging, logFile, records, abort.signal, emitStage, executor, opts, snapshotBase, attempt + 1);
         records.set(name, rec);
         lockEntries.set(name, withOuts(lock, rec));
         store.dropWorkDir(key);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/stage/registry.js';
 
 interface Addon {
-  load(paths: string[]): { library: string; config: string; threads: number } | null;
+  load(paths: string[]): { library: string; config: string; threads: number; squares: string } | null;
   setThreads(n: number): boolean;
   sgemm(heap: ArrayBuffer, transA: boolean, transB: boolean, M: number, N: number, K: number,
     aOff: number, bOff: number, cOff: number, batch: number, strideA: number, strideB: number): void;
@@ -30,6 +30,8 @@ export interface NativeBlasInfo {
   /** OpenBLAS's build description (version, kernel), or '' for other libraries. */
   config: string;
   threads: number;
+  /** Build of the fused squared-gradient loops: 'avx2', 'x86-baseline' (not used: slower than tfjs), 'generic'. */
+  squares: string;
 }
 
 export const ADDON_PATH = join(PACKAGE_ROOT, 'native', 'blas', 'build', 'Release', 'fisherflow_blas.node');
@@ -166,6 +168,10 @@ export function disableNativeMatmul(): void {
  * sums += Σ_b (dy_bᵀ x_b)² for a linear layer's per-example weight gradients, natively:
  * dy [B·T, O] and x [B·T, I] are wasm tensors, sums a Float32Array of O·I values.
  */
+export function nativeSquaresUsable(): boolean {
+  return nativeMatmulActive() && loaded?.squares !== 'x86-baseline';
+}
+
 export function nativeSquaredGradAccum(dy: tf.Tensor2D, x: tf.Tensor2D, B: number, sums: Float32Array): void {
   if (!addon || !nativeMatmulActive()) throw new Error('native BLAS is not active');
   const backend = tf.backend() as unknown as WasmBackendLike;

@@ -7,7 +7,7 @@
 // Embedding gradients are scattered in JS from the gradient of the embedding sum.
 import * as tf from '@tensorflow/tfjs-core';
 import { linearForward, normalise, layerNormInputGrad, type LayerOps, type ParamGetter } from './model.js';
-import { nativeMatmulActive, nativeSquaredGradAccum } from './native-blas.js';
+import { nativeMatmulActive, nativeSquaresUsable, nativeSquaredGradAccum } from './native-blas.js';
 
 /** Where per-layer Σ_b (per-example gradient)² goes; called inside the backward pass. */
 export interface SquaredGradSink {
@@ -53,7 +53,7 @@ export class HostSink implements SquaredGradSink {
   }
 
   addSquaredLinear(name: string, dy: tf.Tensor2D, x: tf.Tensor2D, B: number): boolean {
-    if (!nativeMatmulActive()) return false;
+    if (!nativeSquaresUsable()) return false;
     this.target.withLock(name, (sums) => nativeSquaredGradAccum(dy, x, B, sums));
     return true;
   }

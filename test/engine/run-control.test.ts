@@ -49,6 +49,31 @@ test('-j 2: independent CPU stages overlap in time', () => {
   assert.ok(a[0] < b[1] && b[0] < a[1], 'the two stages ran at the same time');
 });
 
+test('-j 2 with two cpu: 2 stages: they run one after the other, each gets FISHERFLOW_CPUS=2, and its time counts from its start', () => {
+  const ws = workspace({
+    'fisherflow.yaml': `stages:
+  wide:
+    foreach: [a, b]
+    run: echo "$FISHERFLOW_CPUS $(date +%s%N)" > \${{ item }}.txt && sleep 1 && echo "$(date +%s%N)" >> \${{ item }}.txt
+    outs: ["\${{ item }}.txt"]
+    resources: { cpu: 2 }
+`,
+  });
+  const r = cli(['run', '-j', '2', '--json'], { cwd: ws });
+  assert.equal(r.code, 0, r.stderr);
+  const spans = ['a', 'b'].map((k) => {
+    const [first, end] = readFileSync(join(ws, `${k}.txt`), 'utf8').trim().split('\n');
+    const [cpus, start] = first.split(' ');
+    return { cpus, start: Number(start) / 1e6, end: Number(end) / 1e6 };
+  });
+  assert.deepEqual(spans.map((s) => s.cpus), ['2', '2']);
+  const [x, y] = spans.sort((p, q) => p.start - q.start);
+  assert.ok(y.start >= x.end, 'no overlap');
+  // The second waited ~1 s for its slots; its reported time is its own run (~1 s), not 2 s.
+  const out = JSON.parse(r.stdout) as { stages: Array<{ name: string; seconds: number }> };
+  for (const st of out.stages) assert.ok(st.seconds < 1.8, `${st.name}: ${st.seconds} s`);
+});
+
 const FAILING = `stages:
   bad:
     run: echo "boom, the reason is here" && sleep 0.3 && exit 3

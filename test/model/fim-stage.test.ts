@@ -18,14 +18,19 @@ function readAll(path: string): { tensors: Map<string, Float32Array>; meta: Reco
   try { return { tensors: new Map(f.names().map((n) => [n, f.readFloat32(n)])), meta: f.metadata }; } finally { f.close(); }
 }
 
-test('fim stage: two worker threads, batch 3, equals PyTorch calc_fim; metadata, progress, chunks', async () => {
-  const ctx = makeStageContext<FimInputs>({ model: model(), data: data(), batch_size: 3, workers: 2, chunks: 2, backend: 'wasm' });
-  await fim.run(ctx);
-  const { tensors, meta } = readAll(join(ctx.outDir, 'fim.safetensors'));
+/** The seed's calc_fim in PyTorch on the fixture (test/fixtures/model/make_fixtures.py). */
+function assertEqualsPytorchEmpirical(tensors: Map<string, Float32Array>): void {
   const ref = SafetensorsFile.open(join(fixtureDir(), 'reference.safetensors'));
   try {
     assertTensorsClose(tensors, (n) => ref.readFloat32(`fisher.empirical.${n}`), 'fisher');
   } finally { ref.close(); }
+}
+
+test('fim stage: two worker threads, batch 3, equals PyTorch calc_fim; metadata, progress, chunks', async () => {
+  const ctx = makeStageContext<FimInputs>({ model: model(), data: data(), batch_size: 3, workers: 2, chunks: 2, backend: 'wasm' });
+  await fim.run(ctx);
+  const { tensors, meta } = readAll(join(ctx.outDir, 'fim.safetensors'));
+  assertEqualsPytorchEmpirical(tensors);
   assert.equal(meta.fisher, 'empirical');
   assert.equal(meta.examples, '6');
   assert.equal(meta.backend, 'wasm');
@@ -117,10 +122,7 @@ test('fim stage with the native BLAS (when available): one model in this thread,
   const ctx = makeStageContext<FimInputs>({ model: model(), data: data(), batch_size: 4, threads: 1, backend: 'auto' });
   await fim.run(ctx);
   const { tensors, meta } = readAll(join(ctx.outDir, 'fim.safetensors'));
-  const ref = SafetensorsFile.open(join(fixtureDir(), 'reference.safetensors'));
-  try {
-    assertTensorsClose(tensors, (n) => ref.readFloat32(`fisher.empirical.${n}`), 'fisher');
-  } finally { ref.close(); }
+  assertEqualsPytorchEmpirical(tensors);
   assert.equal(meta.backend, 'wasm');
   assert.equal(meta.workers, '0', 'default: no worker threads with a native BLAS');
   assert.match(meta.blas, /, 1 thread$/);

@@ -87,6 +87,28 @@ test('native squared per-example weight gradients equal a float64 loop (tile edg
   }
 });
 
+test('the baseline (non-AVX2) build of the squared-gradient loops gives the same sums', { skip }, () => {
+  const script = `
+    const b = require(${JSON.stringify(ADDON_PATH)});
+    const [B, T, O, I] = [3, 7, 20, 40];
+    let s = 7;
+    const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296 - 0.5; };
+    const heap = new ArrayBuffer(B * T * (O + I) * 4);
+    const f = new Float32Array(heap);
+    for (let i = 0; i < f.length; i++) f[i] = rnd();
+    const sums = new Float32Array(O * I);
+    b.squaredGradAccum(heap, 0, B * T * O * 4, B, T, O, I, sums);
+    console.log(JSON.stringify(Array.from(sums)));`;
+  const run = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as number[];
+  };
+  const fast = run(process.env);
+  const base = run({ ...process.env, FISHERFLOW_NATIVE_BASELINE: '1' });
+  for (let i = 0; i < fast.length; i++) assert.ok(Math.abs(fast[i] - base[i]) <= 1e-5 * Math.abs(fast[i]), `${i}: ${fast[i]} vs ${base[i]}`);
+});
+
 test('the Fisher with native BLAS equals the Fisher on wasm alone', { skip }, async () => {
   await initBackend('wasm');
   const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
