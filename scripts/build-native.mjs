@@ -34,7 +34,8 @@ const args = [gyp, 'rebuild'];
 const prefix = join(dirname(process.execPath), '..');
 if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 
-const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: process.env });
+// A time limit: node-gyp without local headers would try to download them, and must not hang an install.
+const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: process.env, timeout: 300_000 });
 mkdirSync(dir, { recursive: true });
 writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? String(r.error) : ''}`);
 if (r.status === 0 && existsSync(join(dir, 'build', 'Release', 'fisherflow_blas.node'))) {
