@@ -17,5 +17,10 @@ function find(dir, out = []) {
 
 const filter = process.argv.slice(2);
 const files = find('dist/test').filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
+// With no files, `node --test` would discover every .js under the cwd (fixtures included).
+if (files.length === 0) {
+  console.error(`run-tests: no dist/test/**/*.test.js matches ${filter.join(', ')} (run \`npm run build\` first?)`);
+  process.exit(1);
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
