@@ -26,6 +26,7 @@ static sgemm_fn sgemm = NULL;
 static set_threads_fn set_threads = NULL;
 static get_threads_fn get_threads = NULL;
 static char lib_name[512] = "";
+static char lib_config[512] = "";
 static int sqacc_threads = 0;  // threads of squaredGradAccum; 0: the BLAS library's count
 static int have_avx2 = -1;
 
@@ -51,7 +52,6 @@ static const char *squares_build(void) {
   return "generic";
 #endif
 }
-static char lib_config[512] = "";
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "fisherflow-blas: Node-API call failed: " #call); return NULL; } } while (0)
 

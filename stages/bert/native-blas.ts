@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/stage/registry.js';
+import { numel } from './params.js';
 
 interface Addon {
   load(paths: string[]): { library: string; config: string; threads: number; squares: string } | null;
@@ -82,7 +83,8 @@ export function loadNativeBlas(): NativeBlasInfo | null {
 export function setNativeBlasThreads(n: number): NativeBlasInfo | null {
   const info = loadNativeBlas();
   if (!info || !addon) return null;
-  if (addon.setThreads(Math.max(1, Math.floor(n)))) info.threads = Math.max(1, Math.floor(n));
+  const threads = Math.max(1, Math.floor(n));
+  if (addon.setThreads(threads)) info.threads = threads;
   return info;
 }
 
@@ -109,8 +111,6 @@ function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
   return d.memoryOffset;
 }
 
-const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
-
 /**
  * Replaces the wasm backend's BatchMatMul kernel with one that calls the native sgemm (all
  * transpose and batch layouts; broadcasting where one side has batch 1). Shapes it does not
@@ -131,7 +131,7 @@ export function enableNativeMatmul(): NativeBlasInfo | null {
     const backend = args.backend as unknown as WasmBackendLike;
     const ra = a.shape.length, rb = b.shape.length;
     const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
-    const batchA = size(outerA), batchB = size(outerB);
+    const batchA = numel(outerA), batchB = numel(outerB);
     const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
     const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
     const Kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
