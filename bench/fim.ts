@@ -57,18 +57,18 @@ function childRun(args: string[], env: NodeJS.ProcessEnv = process.env): Record<
 
 async function child(): Promise<void> {
   const mode = process.argv[3];
-  const { initBackend } = await import('../stages/bert/backend.js');
+  const { initBackend } = await import('../ml/bert/backend.js');
   if (mode === 'prepare') {
     const [dir, model] = [process.argv[4], process.argv[5] as ModelName];
     await initBackend('wasm');
-    const { BertForSequenceClassification } = await import('../stages/bert/model.js');
+    const { BertForSequenceClassification } = await import('../ml/bert/model.js');
     const m = BertForSequenceClassification.fromConfig(MODELS[model], 0);
     await m.save(dir);
     console.log(JSON.stringify({ params: m.numParameters() }));
     return;
   }
   const [dir, data, n, workers, batch] = process.argv.slice(4);
-  const { readTokenizedJsonl } = await import('../stages/bert/batch.js');
+  const { readTokenizedJsonl } = await import('../ml/bert/batch.js');
   const { computeFim } = await import('../stages/fim/compute.js');
   const rows = (await readTokenizedJsonl(data)).slice(0, Number(n));
   const examples = rows.map((row, index) => ({ index, row }));

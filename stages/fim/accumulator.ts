@@ -2,7 +2,7 @@
 // so the worker threads add into the same memory (under a per-parameter lock) instead of each
 // holding and later shipping a model-sized copy. Peak memory for two threads on BERT-base is then
 // two models' weights (one per wasm instance) plus one set of sums.
-import { numel } from '../bert/params.js';
+import { numel } from '../../ml/bert/params.js';
 
 export interface HostAccumulatorHandle { buffer: SharedArrayBuffer | ArrayBuffer; locks: SharedArrayBuffer | ArrayBuffer; names: string[]; shapes: number[][] }
 

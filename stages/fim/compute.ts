@@ -2,13 +2,13 @@
 // summed in float32 and divided by the number of examples.
 import { availableParallelism } from 'node:os';
 import { StageInputError } from '../../src/stage/api.js';
-import type { BackendInfo, BackendName } from '../bert/backend.js';
+import type { BackendInfo, BackendName } from '../../ml/bert/backend.js';
 import { allFinite, type IndexedExample } from './fisher.js';
 import { HostAccumulator } from './accumulator.js';
-import { parameterShapes } from '../bert/params.js';
-import { readConfig } from '../checkpoint/load.js';
+import { parameterShapes } from '../../ml/bert/params.js';
+import { readConfig } from '../../ml/checkpoint/load.js';
 import { InProcessRunner, WorkerRunner, type FisherJobOptions, type FisherRunner } from './runner.js';
-import { loadNativeBlas } from '../bert/native-blas.js';
+import { loadNativeBlas } from '../../ml/bert/native-blas.js';
 
 export interface FimComputeOptions extends FisherJobOptions {
   modelDir: string;

@@ -2,10 +2,10 @@
 // gradients of the cross-entropy, in batches, exact per example for any batch size.
 import * as tf from '@tensorflow/tfjs-core';
 import { StageInputError } from '../../src/stage/api.js';
-import { forwardFromEmbeddings, crossEntropyRows, type BertForSequenceClassification } from '../bert/model.js';
-import { makeBatch, type TokenizedRow } from '../bert/batch.js';
-import { perExampleOps, DeviceSums, HostSink, type SquaredGradSink } from '../bert/per-example.js';
-import { parameterShapes } from '../bert/params.js';
+import { forwardFromEmbeddings, crossEntropyRows, type BertForSequenceClassification } from '../../ml/bert/model.js';
+import { makeBatch, type TokenizedRow } from '../../ml/bert/batch.js';
+import { perExampleOps, DeviceSums, HostSink, type SquaredGradSink } from '../../ml/bert/per-example.js';
+import { parameterShapes } from '../../ml/bert/params.js';
 import { HostAccumulator } from './accumulator.js';
 import { exampleRandom } from './random.js';
 

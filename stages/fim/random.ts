@@ -1,6 +1,6 @@
 // Seeded uniform numbers per example, so that sampled labels (fisher: true) do not depend on the
 // batch size, the example order or how examples are split over workers.
-import { mulberry32 } from '../rng/mulberry32.js';
+import { mulberry32 } from '../../ml/rng/mulberry32.js';
 
 /** splitmix32-style hash of (seed, index) → a mulberry32 generator of uniforms in [0, 1). */
 export function exampleRandom(seed: number, index: number): () => number {

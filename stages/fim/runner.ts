@@ -3,8 +3,8 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { StageInputError } from '../../src/stage/api.js';
-import { initBackend, type BackendInfo, type BackendName } from '../bert/backend.js';
-import { BertForSequenceClassification } from '../bert/model.js';
+import { initBackend, type BackendInfo, type BackendName } from '../../ml/bert/backend.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
 import { fisherSums, allFinite, type FisherOptions, type IndexedExample } from './fisher.js';
 import { HostAccumulator, type HostAccumulatorHandle } from './accumulator.js';
 

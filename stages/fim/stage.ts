@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
-import { BACKEND_NAMES, type BackendName } from '../bert/backend-names.js';
-import { readTokenizedJsonl } from '../bert/batch.js';
-import { writeSafetensors } from '../safetensors/format.js';
+import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
+import { readTokenizedJsonl } from '../../ml/bert/batch.js';
+import { writeSafetensors } from '../../ml/safetensors/format.js';
 import { FISHER_TYPES, type FisherType } from './fisher-types.js';
-import { parameterShapes } from '../bert/params.js';
-import { readConfig } from '../checkpoint/load.js';
+import { parameterShapes } from '../../ml/bert/params.js';
+import { readConfig } from '../../ml/checkpoint/load.js';
 
 export interface FimInputs {
   model: string;

@@ -1,8 +1,8 @@
 // Worker thread for the fim stage: loads the model once, then computes Fisher sums on request.
 import { parentPort, workerData } from 'node:worker_threads';
 import { StageInputError } from '../../src/stage/api.js';
-import { initBackend } from '../bert/backend.js';
-import { BertForSequenceClassification } from '../bert/model.js';
+import { initBackend } from '../../ml/bert/backend.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
 import { fisherSums, type IndexedExample } from './fisher.js';
 import { locateNonFiniteInModel, accumulateMode, type RunnerSetup } from './runner.js';
 import { HostAccumulator } from './accumulator.js';

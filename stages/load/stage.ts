@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
-import { readTextFile, writeJsonl, type TextRow } from '../jsonl/index.js';
-import { numpyPermutation } from '../rng/index.js';
+import { readTextFile, writeJsonl, type TextRow } from '../../ml/jsonl/index.js';
+import { numpyPermutation } from '../../ml/rng/index.js';
 import { parseCsv, parseJsonl, parseParquet, parseTsv, type Table } from './tables.js';
 
 export interface LoadInputs {

@@ -1,7 +1,7 @@
 // Readers for the table formats `load` accepts. Each yields records with the source line number,
 // so that errors can point at the line.
 import { StageInputError } from '../../src/stage/api.js';
-import { parseJsonlLines } from '../jsonl/index.js';
+import { parseJsonlLines } from '../../ml/jsonl/index.js';
 
 export interface Table {
   columns: string[];

@@ -3,8 +3,8 @@
 // which for p = a/Σa, q = b/Σb equals Σ√(a b) / √(Σa · Σb). Sums are float64 with Neumaier
 // compensation, streamed in blocks so BERT-base (≈108M terms) needs little memory.
 import { StageInputError } from '../../src/stage/api.js';
-import { SafetensorsFile } from '../safetensors/format.js';
-import { mulberry32 } from '../rng/mulberry32.js';
+import { SafetensorsFile } from '../../ml/safetensors/format.js';
+import { mulberry32 } from '../../ml/rng/mulberry32.js';
 
 /** Neumaier (improved Kahan) compensated sum. */
 export class CompensatedSum {

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
-import { SafetensorsFile } from '../safetensors/format.js';
+import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { bootstrapOverlap, fisherOverlap, type ChunkedFisher } from './overlap.js';
 
 export interface PairSpec { a: string; b: string; label?: string; kind?: string; group?: string }

@@ -1,7 +1,7 @@
 // Training-set construction of SHORTCUTS.md (`create_datasets`): HF train_test_split of each split
 // into a synthetic part (the larger, train-side part) and an original part, shortcut on the
 // synthetic parts, 25% single-token injection on the original parts, train = both shuffled.
-import { numpyPermutation, PyRandom } from '../rng/index.js';
+import { numpyPermutation, PyRandom } from '../../ml/rng/index.js';
 import { originalInjection, SYNTHETIC, type ShortcutIds, type ShortcutKind } from './kinds.js';
 
 /** An example with its token ids (with [CLS]/[SEP]) before any insertion. */

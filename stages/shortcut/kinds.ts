@@ -1,7 +1,7 @@
 // The shortcut functions of SHORTCUTS.md / the seed notebook, on token ids (with [CLS]/[SEP]).
 // Every random call is made in the same order and with the same arguments as the Python code, so
 // the same PyRandom stream gives the same insertions. Functions mutate `tokens` like list.insert.
-import type { PyRandom } from '../rng/index.js';
+import type { PyRandom } from '../../ml/rng/index.js';
 
 /** Ids of the shortcut tokens: z = zeroa (label 0), o = onea (label 1), c = synt (TiC context). */
 export interface ShortcutIds {

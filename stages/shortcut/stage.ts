@@ -3,9 +3,9 @@
 //   mode create  — the training-set construction of SHORTCUTS.md for all ten kinds and mixtures.
 import { join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule, type StageRunContext } from '../../src/stage/api.js';
-import { readTextRows, writeJsonl, type TextRow } from '../jsonl/index.js';
-import { PyRandom } from '../rng/index.js';
-import { BertTokenizer, TokenizerLoadError } from '../tokenizer/index.js';
+import { readTextRows, writeJsonl, type TextRow } from '../../ml/jsonl/index.js';
+import { PyRandom } from '../../ml/rng/index.js';
+import { BertTokenizer, TokenizerLoadError } from '../../ml/tokenizer/index.js';
 import { createDatasets, SplitError, type TokenizedExample } from './create.js';
 import { REVERSE_KINDS, reverseShortcut, SHORTCUT_KINDS, type ReverseKind, type ShortcutIds, type ShortcutKind } from './kinds.js';
 

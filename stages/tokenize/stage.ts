@@ -2,8 +2,8 @@
 // later stages and saved checkpoints use the same vocabulary (added tokens included).
 import { join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
-import { readTextRows, writeJsonl } from '../jsonl/index.js';
-import { BertTokenizer, TokenizerLoadError } from '../tokenizer/index.js';
+import { readTextRows, writeJsonl } from '../../ml/jsonl/index.js';
+import { BertTokenizer, TokenizerLoadError } from '../../ml/tokenizer/index.js';
 
 export interface TokenizeInputs {
   data: string;

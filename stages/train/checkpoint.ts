@@ -7,8 +7,8 @@
 // removed only after the new one is in place.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SafetensorsFile, writeSafetensors } from '../safetensors/format.js';
-import type { AdamW } from '../optim/adamw.js';
+import { SafetensorsFile, writeSafetensors } from '../../ml/safetensors/format.js';
+import type { AdamW } from '../../ml/optim/adamw.js';
 import type { TrainableModel } from './model-api.js';
 import type { CurvePoint, EpochMetrics } from './metrics.js';
 

@@ -1,7 +1,7 @@
 // Seeded data order and per-step seeds. Each epoch's order depends only on (seed, epoch) and each
 // step's dropout seed only on (seed, step), so a run resumed from an epoch checkpoint continues
 // exactly as the uninterrupted run would (no generator state to save).
-import { mulberry32 } from '../rng/mulberry32.js';
+import { mulberry32 } from '../../ml/rng/mulberry32.js';
 
 /** splitmix32-style integer hash of a pair, a well-mixed 32-bit value. */
 export function mixSeed(a: number, b: number): number {

@@ -1,6 +1,6 @@
 // Accuracy and mean cross-entropy of a model on a tokenized set, dropout off.
-import type { Batch, TokenizedRow } from '../bert/batch.js';
-import { makeBatch } from '../bert/batch.js';
+import type { Batch, TokenizedRow } from '../../ml/bert/batch.js';
+import { makeBatch } from '../../ml/bert/batch.js';
 import type { TrainableModel } from './model-api.js';
 
 export interface EvalResult {

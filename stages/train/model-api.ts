@@ -1,7 +1,7 @@
-// The part of stages/bert's BertForSequenceClassification that training uses. A structural type,
+// The part of ml/bert's BertForSequenceClassification that training uses. A structural type,
 // so the trainer can be tested with a stand-in and does not import the model at type level.
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Batch } from '../bert/batch.js';
+import type { Batch } from '../../ml/bert/batch.js';
 
 export interface TrainableModel {
   /** HF parameter names → variables. */

@@ -3,8 +3,8 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StageInputError, type StageModule } from '../../src/stage/api.js';
-import { readTokenizedJsonl, type TokenizedRow } from '../bert/batch.js';
-import { resolveConfig, type BertConfig } from '../bert/config.js';
+import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
+import { resolveConfig, type BertConfig } from '../../ml/bert/config.js';
 import { checkRows } from './check-rows.js';
 import { checkTrainInputs, settingsFrom, trainInputSchema, type TrainInputs } from './inputs.js';
 import { tokenizerVocabSize } from './tokenizer-vocab.js';
@@ -48,8 +48,8 @@ const stage: StageModule<TrainInputs> = {
     if (problems.length) throw new StageInputError(problems.join('; '));
     // TensorFlow.js loads here, not at import: the engine imports stage modules to plan, and
     // planning must stay fast.
-    const { initBackend } = await import('../bert/backend.js');
-    const { BertForSequenceClassification } = await import('../bert/model.js');
+    const { initBackend } = await import('../../ml/bert/backend.js');
+    const { BertForSequenceClassification } = await import('../../ml/bert/model.js');
     const { runTraining } = await import('./trainer.js');
     const backend = await initBackend(inputs.backend ?? 'auto');
     ctx.log(`backend ${backend.backend}: ${backend.device}${ctx.device.gpus.length ? ` (assigned GPU ${ctx.device.gpus.join(',')})` : ''}`);

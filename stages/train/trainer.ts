@@ -1,11 +1,11 @@
 // The training loop: seeded order, AdamW + linear warm-up/decay, global-norm clipping, dropout on,
 // evaluation and a checkpoint after every epoch, resume from the newest checkpoint.
 import { createHash } from 'node:crypto';
-import type { TokenizedRow } from '../bert/batch.js';
-import { makeBatch } from '../bert/batch.js';
-import { AdamW } from '../optim/adamw.js';
-import { clipCoefficient, globalGradNorm } from '../optim/clip.js';
-import { linearWarmupDecay, warmupStepsFor } from '../optim/schedule.js';
+import type { TokenizedRow } from '../../ml/bert/batch.js';
+import { makeBatch } from '../../ml/bert/batch.js';
+import { AdamW } from '../../ml/optim/adamw.js';
+import { clipCoefficient, globalGradNorm } from '../../ml/optim/clip.js';
+import { linearWarmupDecay, warmupStepsFor } from '../../ml/optim/schedule.js';
 import { findLatestCheckpoint, loadOptimizerState, saveEpochCheckpoint, type TrainerState } from './checkpoint.js';
 import { epochOrder, lengthGroupedOrder, stepSeed } from './data-order.js';
 import { evaluate } from './evaluate.js';

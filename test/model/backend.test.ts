@@ -1,7 +1,7 @@
 // Backend selection: optional native/GPU backends fail with a clear message when absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend } from '../../stages/bert/backend.js';
+import { initBackend } from '../../ml/bert/backend.js';
 import { StageInputError } from '../../src/stage/api.js';
 
 test('tensorflow and webgpu backends load only when available, with clear errors otherwise; auto falls back', async () => {

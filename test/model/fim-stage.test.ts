@@ -6,7 +6,7 @@ import { existsSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { fixtureDir } from './paths.js';
 import { assertClose, assertTensorsClose } from './close.js';
 import { makeStageContext, tempDir } from '../helpers/stage-context.js';
-import { SafetensorsFile } from '../../stages/safetensors/format.js';
+import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { StageInputError } from '../../src/stage/api.js';
 import fim, { type FimInputs } from '../../stages/fim/stage.js';
 
@@ -99,7 +99,7 @@ test('fim stage: a NaN in the forward or backward pass stops the stage naming th
   // Token 68 occurs only in data row 3.
   const word = tensors.find((t) => t.name === 'bert.embeddings.word_embeddings.weight')!;
   word.data.fill(NaN, 68 * 32, 69 * 32);
-  const { writeSafetensors } = await import('../../stages/safetensors/format.js');
+  const { writeSafetensors } = await import('../../ml/safetensors/format.js');
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   for (const workers of [0, 2]) {
     await assert.rejects(fim.run(makeStageContext<FimInputs>({ model: dir, data: data(), workers, batch_size: 2 })),
@@ -117,7 +117,7 @@ test('fim stage on the pure-JS cpu backend (one worker thread) equals PyTorch to
 });
 
 test('fim stage with the native BLAS (when available): one model in this thread, `threads` honoured, named in the metadata', async (t) => {
-  const { loadNativeBlas, nativeBlasUnavailable } = await import('../../stages/bert/native-blas.js');
+  const { loadNativeBlas, nativeBlasUnavailable } = await import('../../ml/bert/native-blas.js');
   if (!loadNativeBlas()) { t.skip(`no native BLAS: ${nativeBlasUnavailable}`); return; }
   const ctx = makeStageContext<FimInputs>({ model: model(), data: data(), batch_size: 4, threads: 1, backend: 'auto' });
   await fim.run(ctx);

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fixtureDir } from './paths.js';
 import { assertTensorsClose } from './close.js';
-import { initBackend } from '../../stages/bert/backend.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { readTokenizedJsonl } from '../../stages/bert/batch.js';
-import { SafetensorsFile } from '../../stages/safetensors/format.js';
+import { initBackend } from '../../ml/bert/backend.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { readTokenizedJsonl } from '../../ml/bert/batch.js';
+import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { fisherSums, type FisherType } from '../../stages/fim/fisher.js';
 
 async function fisher(kind: FisherType, batchSize: number, dir = 'tiny-bert', extra: { samples?: number; seed?: number; accumulate?: 'host' | 'device' } = {}) {

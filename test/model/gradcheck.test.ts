@@ -3,9 +3,9 @@
 // tiny random model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend } from '../../stages/bert/backend.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { makeBatch } from '../../stages/bert/batch.js';
+import { initBackend } from '../../ml/bert/backend.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { makeBatch } from '../../ml/bert/batch.js';
 import { fisherSums } from '../../stages/fim/fisher.js';
 import { logits64, loss64, type Params64 } from './reference-bert.js';
 

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { fixtureDir } from './paths.js';
-import { initBackend } from '../../stages/bert/backend.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { makeBatch, readTokenizedJsonl } from '../../stages/bert/batch.js';
-import { SafetensorsFile } from '../../stages/safetensors/format.js';
-import { readTorchStateDict } from '../../stages/checkpoint/torch-bin.js';
+import { initBackend } from '../../ml/bert/backend.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { makeBatch, readTokenizedJsonl } from '../../ml/bert/batch.js';
+import { SafetensorsFile } from '../../ml/safetensors/format.js';
+import { readTorchStateDict } from '../../ml/checkpoint/torch-bin.js';
 import { tempDir } from '../helpers/stage-context.js';
 import { assertClose, maxAbsAll } from './close.js';
 
@@ -150,7 +150,7 @@ test('checkpoint errors name the file and what was expected', async () => {
 
 test('a base-model checkpoint (BertModel keys, no classifier) loads with a fresh head', async () => {
   await initBackend('wasm');
-  const { writeSafetensors } = await import('../../stages/safetensors/format.js');
+  const { writeSafetensors } = await import('../../ml/safetensors/format.js');
   const { mkdirSync, cpSync } = await import('node:fs');
   const out = join(tempDir(), 'base');
   mkdirSync(out);

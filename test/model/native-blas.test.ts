@@ -1,4 +1,4 @@
-// The native BLAS path (native/blas + stages/bert/native-blas.ts): matrix products through a CBLAS
+// The native BLAS path (native/blas + ml/bert/native-blas.ts): matrix products through a CBLAS
 // library on the wasm heap, and the fused per-example squared weight gradients. Compared with the
 // wasm backend's own kernels and with plain float64 loops here, and (through fisher.test.ts and
 // model.test.ts, which run on it whenever it is available) with the PyTorch fixtures.
@@ -10,14 +10,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../stages/bert/backend.js';
+import { initBackend } from '../../ml/bert/backend.js';
 import {
   loadNativeBlas, nativeBlasUnavailable, enableNativeMatmul, disableNativeMatmul, nativeMatmulActive, nativeSquaredGradAccum, ADDON_PATH,
-} from '../../stages/bert/native-blas.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { readTokenizedJsonl } from '../../stages/bert/batch.js';
+} from '../../ml/bert/native-blas.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { fisherSums } from '../../stages/fim/fisher.js';
-import { mulberry32 } from '../../stages/rng/mulberry32.js';
+import { mulberry32 } from '../../ml/rng/mulberry32.js';
 import { fixtureDir, repoRoot } from './paths.js';
 
 const info = loadNativeBlas();
@@ -153,7 +153,7 @@ test('bad operands give an error, not a crash', { skip }, () => {
 
 test('FISHERFLOW_BLAS=none keeps everything on wasm and says so in the backend description', () => {
   const script = `
-    const { initBackend } = await import(${JSON.stringify(join(repoRoot(), 'dist', 'stages', 'bert', 'backend.js'))});
+    const { initBackend } = await import(${JSON.stringify(join(repoRoot(), 'dist', 'ml', 'bert', 'backend.js'))});
     const info = await initBackend('wasm');
     console.log(JSON.stringify(info));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FISHERFLOW_BLAS: 'none' } });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fixtureDir } from './paths.js';
 import { makeStageContext, tempDir } from '../helpers/stage-context.js';
-import { SafetensorsFile, writeSafetensors } from '../../stages/safetensors/format.js';
+import { SafetensorsFile, writeSafetensors } from '../../ml/safetensors/format.js';
 import { fisherOverlap, parameterGroup, CompensatedSum } from '../../stages/overlap/overlap.js';
 import overlapStage, { type OverlapInputs, type OverlapJson } from '../../stages/overlap/stage.js';
 import fimStage, { type FimInputs } from '../../stages/fim/stage.js';

@@ -1,6 +1,6 @@
 // A plain float64 BERT-for-classification forward pass (no tfjs), written independently of
-// stages/bert for the finite-difference gradient check.
-import type { BertConfig } from '../../stages/bert/config.js';
+// ml/bert for the finite-difference gradient check.
+import type { BertConfig } from '../../ml/bert/config.js';
 
 export type Params64 = Map<string, Float64Array>;
 

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import load, { type LoadInputs } from '../../stages/load/stage.js';
-import { readJsonl } from '../../stages/jsonl/index.js';
+import { readJsonl } from '../../ml/jsonl/index.js';
 import { StageInputError } from '../../src/stage/api.js';
 import { makeStageContext, tempDir } from '../helpers/stage-context.js';
 import { fixturePath, repoPath } from './repo-root.js';

@@ -1,10 +1,10 @@
-// stages/rng against CPython's random and numpy's default_rng.
+// ml/rng against CPython's random and numpy's default_rng.
 // Fixture: /usr/bin/python3 test/fixtures/text/make_rng_vectors.py > test/fixtures/text/rng-vectors.json
 // (Debian CPython 3.11 + numpy 1.24; the script lists every call it records).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PyRandom, numpyPermutation } from '../../stages/rng/index.js';
+import { PyRandom, numpyPermutation } from '../../ml/rng/index.js';
 import { fixturePath } from './repo-root.js';
 
 interface Vectors {

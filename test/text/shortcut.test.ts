@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import shortcut, { type ShortcutInputs } from '../../stages/shortcut/stage.js';
 import { pyInsert } from '../../stages/shortcut/kinds.js';
-import { readJsonl, writeJsonl } from '../../stages/jsonl/index.js';
+import { readJsonl, writeJsonl } from '../../ml/jsonl/index.js';
 import { StageInputError } from '../../src/stage/api.js';
 import { makeStageContext, tempDir } from '../helpers/stage-context.js';
 import { fixturePath, repoPath } from './repo-root.js';
@@ -101,7 +101,7 @@ test('create without test writes train and dev splits only', async () => {
 
 test('the tokenize stage\'s tokenizer output folder (added tokens inside) is accepted', async () => {
   const dir = tempDir('ff-tokdir-');
-  const { BertTokenizer } = await import('../../stages/tokenizer/index.js');
+  const { BertTokenizer } = await import('../../ml/tokenizer/index.js');
   BertTokenizer.load(BERT, { addTokens: ['zeroa', 'onea', 'synt'] }).save(dir);
   const { data } = await runStage({ mode: 'reverse', kind: 'st', data: rowsFile(dev200), tokenizer: dir, add_tokens: [], seed: 42 });
   assert.deepEqual(data!.map((r) => r.tokens), reverseRef.st.map((r: any) => r.tokens));

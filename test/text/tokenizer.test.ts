@@ -1,4 +1,4 @@
-// stages/tokenizer against an independent reference for all 872 SST-2 dev sentences (+ edge cases).
+// ml/tokenizer against an independent reference for all 872 SST-2 dev sentences (+ edge cases).
 // Fixture: /usr/bin/python3 test/fixtures/text/make_tokenizer_reference.py > test/fixtures/text/tokenizer-reference.json
 // That script is a from-scratch Python re-implementation of Google's BERT tokenization.py
 // (BasicTokenizer + WordpieceTokenizer) plus HF's added-token splitting and BertTokenizerFast's
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { BertTokenizer } from '../../stages/tokenizer/index.js';
+import { BertTokenizer } from '../../ml/tokenizer/index.js';
 import { tempDir } from '../helpers/stage-context.js';
 import { fixturePath, repoPath } from './repo-root.js';
 

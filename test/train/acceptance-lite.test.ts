@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import type { StageModule } from '../../src/stage/api.js';
 import trainStage from '../../stages/train/stage.js';
 import type { TrainMetrics } from '../../stages/train/metrics.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { makeBatch, readTokenizedJsonl } from '../../stages/bert/batch.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { makeBatch, readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { stageContext } from './scratch.js';
 import { repoRoot } from './repo-root.js';
 

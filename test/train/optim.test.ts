@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { AdamW, isNoDecayParam } from '../../stages/optim/adamw.js';
-import { linearWarmupDecay, warmupStepsFor } from '../../stages/optim/schedule.js';
-import { clipCoefficient, clipGradNorm, globalGradNorm } from '../../stages/optim/clip.js';
+import { AdamW, isNoDecayParam } from '../../ml/optim/adamw.js';
+import { linearWarmupDecay, warmupStepsFor } from '../../ml/optim/schedule.js';
+import { clipCoefficient, clipGradNorm, globalGradNorm } from '../../ml/optim/clip.js';
 import { fixturePath } from './repo-root.js';
-import { initBackend } from '../../stages/bert/backend.js';
+import { initBackend } from '../../ml/bert/backend.js';
 
 interface Fixture {
   lr: number; weight_decay: number; warmup: number; total: number; max_norm: number;

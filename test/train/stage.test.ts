@@ -1,4 +1,4 @@
-// The train stage end to end with the real BERT (stages/bert) on the tiny fixtures
+// The train stage end to end with the real BERT (ml/bert) on the tiny fixtures
 // (test/fixtures/train/tiny, made by make_tiny_data.py): outputs, metrics.json, reload to
 // identical logits, determinism, resume through the stage, and readable input errors.
 import { test } from 'node:test';
@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import stage from '../../stages/train/stage.js';
 import { settingsFrom, type TrainInputs } from '../../stages/train/inputs.js';
 import type { TrainMetrics } from '../../stages/train/metrics.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { makeBatch, readTokenizedJsonl } from '../../stages/bert/batch.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { makeBatch, readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { StageInputError } from '../../src/stage/api.js';
 import { scratchDir, stageContext } from './scratch.js';
 import { tinyPath } from './tiny-data.js';

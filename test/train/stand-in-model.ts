@@ -5,10 +5,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Batch } from '../../stages/bert/batch.js';
+import type { Batch } from '../../ml/bert/batch.js';
 import type { TrainableModel } from '../../stages/train/model-api.js';
-import { SafetensorsFile, writeSafetensors } from '../../stages/safetensors/format.js';
-import { mulberry32 } from '../../stages/rng/mulberry32.js';
+import { SafetensorsFile, writeSafetensors } from '../../ml/safetensors/format.js';
+import { mulberry32 } from '../../ml/rng/mulberry32.js';
 
 const EMB = 'bert.embeddings.word_embeddings.weight';
 const SCALE = 'bert.embeddings.LayerNorm.weight';

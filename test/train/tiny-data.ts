@@ -1,5 +1,5 @@
 // The tiny tokenized fixtures (test/fixtures/train/tiny, made by make_tiny_data.py).
-import { readTokenizedJsonl, type TokenizedRow } from '../../stages/bert/batch.js';
+import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
 import { fixturePath } from './repo-root.js';
 
 export const TINY_VOCAB = 24;

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { initBackend } from '../../stages/bert/backend.js';
-import { BertForSequenceClassification } from '../../stages/bert/model.js';
-import { readTokenizedJsonl } from '../../stages/bert/batch.js';
+import { initBackend } from '../../ml/bert/backend.js';
+import { BertForSequenceClassification } from '../../ml/bert/model.js';
+import { readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { runTraining } from '../../stages/train/trainer.js';
 import { scratchDir } from './scratch.js';
 import { fixturePath } from './repo-root.js';

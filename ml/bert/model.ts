@@ -22,7 +22,7 @@ export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'spec
 /**
  * How the forward pass applies the layers that own parameters. The default (plainOps) uses
  * ordinary differentiable ops; the Fisher code swaps in ops whose gradient also records
- * per-example squared parameter gradients (stages/bert/per-example.ts).
+ * per-example squared parameter gradients (ml/bert/per-example.ts).
  */
 export interface LayerOps {
   /** x: [B, T, in] → [B, T, out] with weight [out, in] (HF Linear layout). */
@@ -87,7 +87,7 @@ export function attentionCore(scale: number): (q: tf.Tensor, k: tf.Tensor, v: tf
 export type ParamGetter = (name: string) => tf.Tensor;
 
 /**
- * Linear layer y = x Wᵀ + b. With native BLAS (stages/bert/native-blas.ts) every layout is one
+ * Linear layer y = x Wᵀ + b. With native BLAS (ml/bert/native-blas.ts) every layout is one
  * sgemm. Otherwise it is written with 2-D, non-transposed matmuls only: tfjs-backend-wasm
  * sends matMul with transposeA/transposeB (which tfjs's own matMul gradient uses) and batched
  * matmuls to a naive loop 10-20× slower than its XNNPACK path. Forward is then (W xᵀ)ᵀ, so the
