@@ -3,7 +3,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { UserError } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
 
 interface Owner {
   pid: number;

@@ -11,11 +11,12 @@
 // Plain mode prints one line per event, and at most one progress line per stage per
 // `progressIntervalMs` (default 5 s). Cached stages are counted in the plan line, not listed.
 import cliProgress from 'cli-progress';
+import { formatReasons, type StaleReason } from '../plan/reasons.js';
 
 export type DisplayMode = 'tty' | 'plain' | 'json';
 
 export type DisplayEvent =
-  | { type: 'plan'; stages: Array<{ name: string; status: 'stale' | 'cached'; reasons?: string[] }> }
+  | { type: 'plan'; stages: Array<{ name: string; status: 'stale' | 'cached'; reasons?: StaleReason[] }> }
   | { type: 'start'; stage: string; gpus: string[]; attempt?: number }
   | { type: 'progress'; stage: string; done: number; total: number; note?: string }
   | { type: 'log'; stage: string; line: string }
@@ -202,7 +203,7 @@ class PlainDisplay extends BaseDisplay {
     const limit = this.opts.planListLimit ?? 20;
     const staleStages = e.stages.filter((s) => s.status === 'stale');
     for (const s of staleStages.slice(0, limit)) {
-      this.write(`  will run ${s.name}${s.reasons && s.reasons.length > 0 ? `: ${s.reasons.join('; ')}` : ''}`);
+      this.write(`  will run ${s.name}${s.reasons && s.reasons.length > 0 ? `: ${formatReasons(s.reasons).join('; ')}` : ''}`);
     }
     if (staleStages.length > limit) this.write(`  … and ${staleStages.length - limit} more`);
   }

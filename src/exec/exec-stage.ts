@@ -10,15 +10,12 @@
 // Exit codes for the CLI: 0 succeeded, 1 failed, 130 cancelled. With `resultFile` set in the job,
 // the JobResultRecord is written there as JSON (atomically: temp file + rename).
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { UserError } from '../errors.js';
 import type { JobEvent, JobResult, StageJob } from './executor.js';
 import { runJobOn, toResultRecord } from './local-executor.js';
 
-export class JobFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JobFileError';
-  }
-}
+/** A job file that cannot be read or has the wrong shape (exit 2, no stack trace). */
+export class JobFileError extends UserError {}
 
 export function readJobFile(jobFile: string): StageJob {
   let job: unknown;

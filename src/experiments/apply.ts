@@ -5,7 +5,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { yamlLibrary } from '../pipeline/source.js';
 import { canonicalJson } from '../cache/hash.js';
-import { UserError } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
 import type { Params } from '../pipeline/params.js';
 import { parseSourceDocument } from '../pipeline/source.js';
 import { defaultPipelineFile, projectRoot } from '../plan/workspace.js';

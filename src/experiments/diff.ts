@@ -4,6 +4,7 @@ import { flattenKeys } from '../pipeline/params.js';
 import { table } from '../cli/format.js';
 import type { MetricValue } from '../metrics/flatten.js';
 import type { RevisionState } from './revision.js';
+import { formatReasons, reasonJson, type StaleReason } from '../plan/reasons.js';
 
 export type ChangeStatus = 'added' | 'removed' | 'changed' | 'unchanged';
 
@@ -20,7 +21,7 @@ export interface StageChange {
   new: string | null;
   status: ChangeStatus;
   /** Working tree only: why the stage would rerun now. */
-  reasons?: string[];
+  reasons?: StaleReason[];
 }
 
 export interface MetricChange {
@@ -146,7 +147,7 @@ export function renderDiffText(d: DiffResult, precision = 6): string {
   if (d.stages.length) {
     out.push('', 'Stages (key: what a result is cached under; a changed key means the stage ran or would run differently)');
     out.push(indent(table(d.stages.map((s) => [s.stage, stageKeyText(s, 'old'), stageKeyText(s, 'new'), s.status === 'unchanged' ? '' : s.status]), ['stage', A, B, 'change'])));
-    for (const s of d.stages) if (s.reasons?.length) out.push(`  ${s.stage} would rerun: ${oneLine(s.reasons.join('; '))}`);
+    for (const s of d.stages) if (s.reasons?.length) out.push(`  ${s.stage} would rerun: ${oneLine(formatReasons(s.reasons).join('; '))}`);
   }
   if (d.metrics.length) {
     out.push('', 'Metrics', indent(table(d.metrics.map((m) => [metricName(m), formatValue(m.old, precision), formatValue(m.new, precision), formatChange(m.change, precision)]), ['metric', A, B, 'change'])));
@@ -184,7 +185,7 @@ export function renderDiffMarkdown(d: DiffResult, precision = 6): string {
   if (!d.params.length && !d.stages.length && !d.metrics.length) out.push('', 'No differences in params, stage keys or metrics.');
   if (d.metrics.length) out.push('', '### Metrics', '', mdTable(['Metric', A, B, 'Change'], d.metrics.map((m) => [`\`${metricName(m)}\``, formatValue(m.old, precision), formatValue(m.new, precision), formatChange(m.change, precision)])));
   if (d.params.length) out.push('', '### Params', '', mdTable(['Param', A, B], d.params.map((p) => [`\`${p.key}\``, formatValue(p.old), formatValue(p.new)])));
-  if (d.stages.length) out.push('', '### Stages', '', mdTable(['Stage', A, B, 'Change'], d.stages.map((s) => [`\`${s.stage}\``, `\`${stageKeyText(s, 'old')}\``, `\`${stageKeyText(s, 'new')}\``, s.reasons?.length ? `${s.status}: would rerun (${oneLine(s.reasons.join('; '))})` : s.status])));
+  if (d.stages.length) out.push('', '### Stages', '', mdTable(['Stage', A, B, 'Change'], d.stages.map((s) => [`\`${s.stage}\``, `\`${stageKeyText(s, 'old')}\``, `\`${stageKeyText(s, 'new')}\``, s.reasons?.length ? `${s.status}: would rerun (${oneLine(formatReasons(s.reasons).join('; '))})` : s.status])));
   if (d.notes.length) out.push('', ...d.notes.map((n) => `> ${n}`));
   return `${out.join('\n')}\n`;
 }
@@ -195,6 +196,7 @@ export function diffJson(d: DiffResult): unknown {
   return {
     ...d,
     params: d.params.map((p) => ({ ...p, old: n(p.old), new: n(p.new) })),
+    stages: d.stages.map((s) => (s.reasons ? { ...s, reasons: s.reasons.map(reasonJson) } : s)),
     metrics: d.metrics.map((m) => ({ ...m, old: n(m.old), new: n(m.new) })),
   };
 }

@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { dirname, relative, sep } from 'node:path';
-import { UserError, didYouMean } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
+import { didYouMean } from '../pipeline/errors.js';
 
 export interface GitResult {
   code: number;

@@ -4,7 +4,8 @@
 // experiment that did not finish and is ignored.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError, didYouMean } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
+import { didYouMean } from '../pipeline/errors.js';
 import type { Params } from '../pipeline/params.js';
 import type { FlatMetrics } from '../metrics/flatten.js';
 

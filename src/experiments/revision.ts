@@ -6,11 +6,12 @@ import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { ContentStore } from '../cache/store.js';
 import { lockPathFor, parseLockText, readLock, type LockFile, type LockStage } from '../cache/lockfile.js';
 import { hashFileContent } from '../cache/hash.js';
-import { UserError } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
 import { parseSourceDocument } from '../pipeline/source.js';
 import type { Params } from '../pipeline/params.js';
 import { openWorkspace, projectRoot, type Workspace } from '../plan/workspace.js';
 import { planPipeline } from '../plan/plan.js';
+import type { StaleReason } from '../plan/reasons.js';
 import { metricsFromLock, type MetricsFallback, type MetricsSnapshot } from '../metrics/collect.js';
 import { listExperiments, type ExperimentRecord } from './records.js';
 import { firstCommitWith, openRepo, readBlobs, repoPath, resolveRevision, type Commit, type Repo } from './git.js';
@@ -40,7 +41,7 @@ export function pipelineContext(pipelineFile: string, what: string, storeOption?
 export interface StageKeyState {
   key: string | null;
   /** Working tree only: why the stage would rerun now (empty when up to date). */
-  reasons?: string[];
+  reasons?: StaleReason[];
 }
 
 export interface RevisionState {
@@ -118,7 +119,7 @@ export interface CurrentResults {
   lock?: LockFile;
   stages: Record<string, StageKeyState>;
   /** Stage → why it would rerun (only stale stages). */
-  stale: Record<string, string[]>;
+  stale: Record<string, StaleReason[]>;
   /** Set when planning failed (e.g. a missing dep): the lock file is used as it is. */
   planError?: string;
 }
@@ -130,7 +131,7 @@ export interface CurrentResults {
 export function currentResults(ws: Workspace): CurrentResults {
   const prev = ws.previousLock;
   const stages: Record<string, StageKeyState> = {};
-  const stale: Record<string, string[]> = {};
+  const stale: Record<string, StaleReason[]> = {};
   let plans;
   try {
     plans = planPipeline(ws);

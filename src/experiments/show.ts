@@ -4,7 +4,7 @@
 import { dirname, relative } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { lockPathFor, parseLockText, readLock, type LockFile } from '../cache/lockfile.js';
-import { UserError } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
 import { flattenKeys, type Params } from '../pipeline/params.js';
 import { parseSourceDocument } from '../pipeline/source.js';
 import { openWorkspace, projectRoot } from '../plan/workspace.js';

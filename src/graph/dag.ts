@@ -1,6 +1,6 @@
 // Stages → DAG: edges from artifact references, `needs:`, and command deps that lie inside
 // another stage's outs (DVC style). Checks cycles and overlapping outputs.
-import { UserError, UserErrors } from '../pipeline/errors.js';
+import { UserError, UserErrors } from '../errors.js';
 import type { Pipeline, StageSpec } from '../pipeline/load.js';
 
 export interface Dag {

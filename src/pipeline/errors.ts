@@ -1,39 +1,4 @@
-// User-facing errors: every one names where (file:line:column, or a stage) and what was expected.
-// The CLI prints `message` and exits non-zero; no stack trace reaches the user for these.
-
-export interface SourceLocation {
-  file: string;
-  line: number; // 1-based
-  column: number; // 1-based
-}
-
-export class UserError extends Error {
-  readonly location?: SourceLocation;
-  readonly hint?: string;
-  constructor(message: string, location?: SourceLocation, hint?: string) {
-    super(message);
-    this.name = 'UserError';
-    this.location = location;
-    this.hint = hint;
-  }
-
-  format(): string {
-    const where = this.location ? `${this.location.file}:${this.location.line}:${this.location.column}: ` : '';
-    return `${where}${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
-  }
-}
-
-/** Several user errors found in one pass (e.g. every schema violation of a file). */
-export class UserErrors extends UserError {
-  readonly errors: UserError[];
-  constructor(errors: UserError[]) {
-    super(errors.map((e) => e.format()).join('\n'));
-    this.errors = errors;
-  }
-  override format(): string {
-    return this.errors.map((e) => e.format()).join('\n');
-  }
-}
+// Did-you-mean suggestions for user-facing errors (the errors themselves are in src/errors.ts).
 
 /** Levenshtein distance, for did-you-mean suggestions. */
 export function editDistance(a: string, b: string): number {

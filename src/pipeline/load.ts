@@ -7,7 +7,8 @@ import type AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PACKAGE_ROOT, type StageRegistry } from '../stage/registry.js';
 import { PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
-import { UserError, UserErrors, didYouMean, type SourceLocation } from './errors.js';
+import { UserError, UserErrors, type SourceLocation } from '../errors.js';
+import { didYouMean } from './errors.js';
 import { readSourceDocument, type PathSegment, type SourceDocument } from './source.js';
 import { flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverrides, type Params } from './params.js';
 import {

@@ -1,6 +1,6 @@
 // Params: defaults from the pipeline, then a params file (--params), then --set key=value.
 import { readSourceDocument, yamlLibrary } from './source.js';
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 
 export type Params = Record<string, unknown>;
 

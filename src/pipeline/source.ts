@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Document, Node } from 'yaml';
-import { UserError, type SourceLocation } from './errors.js';
+import { UserError, type SourceLocation } from '../errors.js';
 
 /** Pipelines are hand-written: anything this large is a mistake or an attack. */
 export const MAX_PIPELINE_BYTES = 4 * 1024 * 1024;

@@ -7,11 +7,12 @@ import { join, relative } from 'node:path';
 import { canonicalJson, hashPath, sha256 } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
 import type { LockStage } from '../cache/lockfile.js';
-import { UserError } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
 import type { StageSpec } from '../pipeline/load.js';
 import { describeRef, substituteArtifactRefs } from '../pipeline/template.js';
 import { flattenKeys } from '../pipeline/params.js';
 import type { Workspace } from './workspace.js';
+import type { ChangeKind, StaleReason } from './reasons.js';
 
 /** Bump when the meaning of a key changes, so old results are not reused. */
 const KEY_VERSION = 1;
@@ -107,7 +108,7 @@ export interface StagePlan {
   status: StageStatus;
   /** null when an upstream stage must run first. */
   key: string | null;
-  reasons: string[];
+  reasons: StaleReason[];
   record?: RunRecord;
   lock?: LockStage;
 }
@@ -117,57 +118,54 @@ export interface PlanOptions {
   force?: boolean | string[];
 }
 
-function fmt(v: unknown): string {
-  if (v === undefined) return '(unset)';
-  return typeof v === 'string' ? v : JSON.stringify(v);
+function changeOf(inOld: boolean, inNew: boolean): ChangeKind {
+  return !inOld ? 'added' : !inNew ? 'removed' : 'changed';
 }
 
 /** Why a stage differs from what the lock file says ran last. */
-export function explainChange(prev: LockStage | undefined, cur: LockStage | undefined, spec: StageSpec, waitingFor: string[]): string[] {
-  if (!prev) return ['never ran'];
-  const reasons: string[] = [];
-  for (const w of waitingFor) reasons.push(`upstream stage '${w}' will rerun`);
-  if (prev.type !== spec.type) reasons.push(`stage type changed from ${prev.type} to ${spec.type}`);
+export function explainChange(prev: LockStage | undefined, cur: LockStage | undefined, spec: StageSpec, waitingFor: string[]): StaleReason[] {
+  if (!prev) return [{ kind: 'never-ran' }];
+  const reasons: StaleReason[] = [];
+  for (const w of waitingFor) reasons.push({ kind: 'upstream', stage: w });
+  if (prev.type !== spec.type) reasons.push({ kind: 'type', from: prev.type, to: spec.type });
   if (cur) {
-    if (prev.code && cur.code && prev.code !== cur.code) reasons.push(`stage code changed (${spec.type} ${prev.code.slice(0, 8)} → ${cur.code.slice(0, 8)})`);
+    if (prev.code && cur.code && prev.code !== cur.code) reasons.push({ kind: 'code', type: spec.type, from: prev.code, to: cur.code });
   }
   const pp = prev.params ?? {};
   const cp = spec.paramsUsed;
   let paramChanged = false;
   for (const k of new Set([...Object.keys(pp), ...Object.keys(cp)])) {
     if (canonicalJson(pp[k]) !== canonicalJson(cp[k])) {
-      reasons.push(`param ${k} changed from ${fmt(pp[k])} to ${fmt(cp[k])}`);
+      reasons.push({ kind: 'param', name: k, from: pp[k], to: cp[k] });
       paramChanged = true;
     }
   }
   // A changed param already explains the command and inputs it was substituted into.
-  if (cur && !paramChanged && (prev.cmd ?? '') !== (cur.cmd ?? '')) reasons.push(`command changed from '${prev.cmd ?? ''}' to '${cur.cmd ?? ''}'`);
+  if (cur && !paramChanged && (prev.cmd ?? '') !== (cur.cmd ?? '')) reasons.push({ kind: 'command', from: prev.cmd ?? '', to: cur.cmd ?? '' });
   if (cur && !paramChanged) {
     const a = flattenKeys(prev.inputs ?? {});
     const b = flattenKeys(cur.inputs ?? {});
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (canonicalJson(a[k]) !== canonicalJson(b[k])) reasons.push(`input ${k} changed from ${fmt(a[k])} to ${fmt(b[k])}`);
+      if (canonicalJson(a[k]) !== canonicalJson(b[k])) reasons.push({ kind: 'input', name: k, from: a[k], to: b[k] });
     }
   }
   if (cur) {
     const pd = prev.deps ?? {};
     const cd = cur.deps ?? {};
     for (const k of new Set([...Object.keys(pd), ...Object.keys(cd)])) {
-      if (!(k in pd)) reasons.push(`new dep ${k}`);
-      else if (!(k in cd)) reasons.push(`dep ${k} removed`);
-      else if (pd[k] !== cd[k]) reasons.push(`dep ${k} changed`);
+      if (pd[k] !== cd[k]) reasons.push({ kind: 'dep', path: k, change: changeOf(k in pd, k in cd) });
     }
     const pu = prev.upstream ?? {};
     const cu = cur.upstream ?? {};
     for (const k of new Set([...Object.keys(pu), ...Object.keys(cu)])) {
-      if (pu[k] !== cu[k]) reasons.push(k in pu ? (k in cu ? `upstream output ${k} changed` : `no longer reads ${k}`) : `now reads ${k}`);
+      if (pu[k] !== cu[k]) reasons.push({ kind: 'upstream-output', output: k, change: changeOf(k in pu, k in cu) });
     }
     const pe = prev.env ?? {};
     const ce = cur.env ?? {};
     for (const k of new Set([...Object.keys(pe), ...Object.keys(ce)])) {
-      if (pe[k] !== ce[k]) reasons.push(`env ${k} changed from ${fmt(pe[k])} to ${fmt(ce[k])}`);
+      if (pe[k] !== ce[k]) reasons.push({ kind: 'env', name: k, from: pe[k], to: ce[k] });
     }
-    if (reasons.length === 0 && prev.key !== cur.key) reasons.push('stage definition changed');
+    if (reasons.length === 0 && prev.key !== cur.key) reasons.push({ kind: 'definition' });
   }
   return reasons;
 }
@@ -190,7 +188,7 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
       continue;
     }
     if (forced(name)) {
-      plans.set(name, { name, status: 'stale', key: km.key, reasons: ['forced (--force)'], lock: km.lock });
+      plans.set(name, { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock });
       continue;
     }
     const record = ws.store.readRecord(km.key);
@@ -200,10 +198,10 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
       continue;
     }
     const prev = previous();
-    let reasons: string[];
-    if (prev && prev.key === km.key) reasons = [record ? `${damage}; it will be recomputed` : 'its result is missing from the store'];
+    let reasons: StaleReason[];
+    if (prev && prev.key === km.key) reasons = [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }];
     else reasons = explainChange(prev, km.lock, spec, []);
-    if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = ['stage definition changed'];
+    if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = [{ kind: 'definition' }];
     plans.set(name, { name, status: 'stale', key: km.key, reasons, lock: km.lock });
   }
   ws.store.saveRecordCache();

@@ -8,7 +8,7 @@ import { ContentStore } from '../cache/store.js';
 import { StatCache } from '../cache/hash.js';
 import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { StageRegistry } from '../stage/registry.js';
-import { UserError } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
 
 export interface Workspace {
   pipeline: Pipeline;

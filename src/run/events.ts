@@ -1,8 +1,10 @@
 // What the run loop tells the outside world (the display, --json, tests).
+import type { StaleReason } from '../plan/reasons.js';
+
 export type StageOutcome = 'ran' | 'cached' | 'failed' | 'skipped';
 
 export type RunEvent =
-  | { type: 'plan'; stages: Array<{ name: string; status: 'stale' | 'cached'; reasons?: string[] }> }
+  | { type: 'plan'; stages: Array<{ name: string; status: 'stale' | 'cached'; reasons?: StaleReason[] }> }
   | { type: 'start'; stage: string; gpus: string[]; attempt?: number }
   | { type: 'progress'; stage: string; done: number; total: number; note?: string }
   | { type: 'log'; stage: string; line: string }

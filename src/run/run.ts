@@ -14,6 +14,7 @@ import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
 import { substituteArtifactRefs } from '../pipeline/template.js';
 import { computeKey, outputsToRestore, planPipeline, type StagePlan } from '../plan/plan.js';
 import type { Workspace } from '../plan/workspace.js';
+import type { StaleReason } from '../plan/reasons.js';
 import { ResourcePool } from '../schedule/resources.js';
 import type { GpuDevice } from '../schedule/devices.js';
 import { LocalExecutor } from '../exec/local-executor.js';
@@ -21,7 +22,7 @@ import type { Executor, StageJob } from '../exec/executor.js';
 import { StageRunError } from '../exec/errors.js';
 import { logTail } from '../exec/log-file.js';
 import type { PipelineSnapshot } from '../stage/api.js';
-import { UserError, UserErrors } from '../pipeline/errors.js';
+import { UserError, UserErrors } from '../errors.js';
 import type { RunEventSink, StageOutcome } from './events.js';
 import { pipelineSnapshot } from './snapshot.js';
 
@@ -46,7 +47,7 @@ export interface StageResult {
   key: string | null;
   seconds: number;
   error?: string;
-  reasons?: string[];
+  reasons?: StaleReason[];
 }
 
 export interface RunResult {

@@ -2,7 +2,8 @@
 // paths in the store (or, with `print:`, a text output's content).
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { UserError, didYouMean } from '../pipeline/errors.js';
+import { UserError } from '../errors.js';
+import { didYouMean } from '../pipeline/errors.js';
 import { getDotted } from '../pipeline/params.js';
 import { renderString, type TemplateExpr } from '../pipeline/template.js';
 import type { Workspace } from '../plan/workspace.js';

@@ -10,6 +10,7 @@
 // Precedence: `--gpus` flag, then FISHERFLOW_GPUS, then nvidia-smi, else no devices. The explicit
 // forms are also how tests drive the GPU queue on machines without a GPU.
 import { execFile } from 'node:child_process';
+import { UserError } from '../errors.js';
 
 export interface GpuDevice {
   /** Physical index as nvidia-smi numbers it (PCI bus order); what CUDA_VISIBLE_DEVICES gets. */
@@ -31,12 +32,7 @@ export interface GpuDetection {
 }
 
 /** Thrown for a malformed `--gpus` / FISHERFLOW_GPUS / gpu_memory value. */
-export class GpuSpecError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GpuSpecError';
-  }
-}
+export class GpuSpecError extends UserError {}
 
 export const NVIDIA_SMI_ARGS = ['--query-gpu=index,name,memory.total,memory.used', '--format=csv,noheader,nounits'];
 

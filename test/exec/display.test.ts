@@ -23,7 +23,7 @@ function capture(isTTY: boolean): Writable & { text: string; isTTY: boolean; col
   return s;
 }
 
-const PLAN: DisplayEvent = { type: 'plan', stages: [{ name: 'load', status: 'cached' }, { name: 'fim@tic', status: 'stale', reasons: ['with.take changed'] }, { name: 'fim@toc', status: 'stale' }, { name: 'overlap', status: 'stale' }] };
+const PLAN: DisplayEvent = { type: 'plan', stages: [{ name: 'load', status: 'cached' }, { name: 'fim@tic', status: 'stale', reasons: [{ kind: 'input', name: 'take', from: 1, to: 2 }] }, { name: 'fim@toc', status: 'stale' }, { name: 'overlap', status: 'stale' }] };
 const FAILED: DisplayEvent = { type: 'end', stage: 'fim@toc', status: 'failed', seconds: 4, error: 'stage fim@toc was killed by SIGKILL (out of memory?)', logTail: ['loading model', 'batch 12'], logFile: 'logs/fim@toc.log' };
 
 test('plain: one line per event, progress at most once per interval per stage', () => {
@@ -50,7 +50,7 @@ test('plain: one line per event, progress at most once per interval per stage', 
   d.handle({ type: 'start', stage: 'late', gpus: [] });
   assert.equal(out.text, [
     'plan: 4 stages, 3 to run, 1 cached',
-    '  will run fim@tic: with.take changed',
+    '  will run fim@tic: input take changed from 1 to 2',
     '  will run fim@toc',
     '  will run overlap',
     'start fim@tic on gpu 0',

@@ -1,10 +1,24 @@
 // `fisherflow gc`: keep every store entry some lock file references, remove the rest.
+import type { Command } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ContentStore } from '../cache/store.js';
-import { readLock, lockPathFor } from '../cache/lockfile.js';
-import { projectRoot } from '../plan/workspace.js';
-import { UserError } from '../pipeline/errors.js';
+import { ContentStore } from '../../cache/store.js';
+import { readLock, lockPathFor } from '../../cache/lockfile.js';
+import { projectRoot } from '../../plan/workspace.js';
+import { UserError } from '../../errors.js';
+import { storeOption } from '../options.js';
+
+export function register(program: Command): void {
+  program
+    .command('gc')
+    .argument('[pipelines...]', 'pipeline files whose lock files keep their results (default: every *.lock beside ./fisherflow.yaml)')
+    .description('remove store entries that no lock file references (dry run unless --yes)')
+    .option('--yes', 'really delete')
+    .addOption(storeOption())
+    .action(async (files: string[], o: { yes?: boolean; store?: string }) => {
+      await collectGarbage(files, { yes: Boolean(o.yes), store: o.store });
+    });
+}
 
 export async function collectGarbage(pipelines: string[], opts: { yes: boolean; store?: string; cwd?: string; out?: (s: string) => void }): Promise<{ removedRuns: number; removedObjects: number }> {
   const out = opts.out ?? ((s: string) => process.stdout.write(`${s}\n`));

@@ -1,0 +1,41 @@
+// `fisherflow diff [REV_A [REV_B]]`: params, stage keys and metrics of two revisions side by side.
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { UserError } from '../../errors.js';
+import { defaultPipelineFile } from '../../plan/workspace.js';
+import { metricFilter } from '../../metrics/filter.js';
+import { metricOption, out, precisionOption, storeOption } from '../options.js';
+
+export function register(program: Command): void {
+  program
+    .command('diff')
+    .argument('[rev_a]', 'the old revision or experiment name (default: HEAD)')
+    .argument('[rev_b]', 'the new revision or experiment name (default: the working tree)')
+    .description('compare params, stage keys and metrics between two git revisions (default: HEAD vs the working tree)')
+    .option('-p, --pipeline <file>', 'pipeline file (default: ./fisherflow.yaml)')
+    .option('--json', 'machine-readable output')
+    .option('--md', 'markdown tables (for a pull request)')
+    .option('--all', 'list unchanged params, stages and metrics too')
+    .addOption(metricOption())
+    .addOption(storeOption())
+    .addOption(precisionOption())
+    .action(diffCommand);
+}
+
+export async function diffCommand(revA: string | undefined, revB: string | undefined, o: { pipeline?: string; json?: boolean; md?: boolean; all?: boolean; metric: string[]; store?: string; precision: number }): Promise<void> {
+  const [{ pipelineContext, readRevision, readWorkingTree }, { diffRevisions, diffJson, renderDiffMarkdown, renderDiffText }] = await Promise.all([
+    import('../../experiments/revision.js'),
+    import('../../experiments/diff.js'),
+  ]);
+  if (o.json && o.md) throw new UserError('diff: choose one of --json and --md');
+  const file = o.pipeline ? resolve(o.pipeline) : defaultPipelineFile();
+  const ctx = pipelineContext(file, "'fisherflow diff'", o.store);
+  const a = readRevision(ctx, revA ?? 'HEAD');
+  const b = revB === undefined ? await readWorkingTree(ctx) : readRevision(ctx, revB);
+  const d = diffRevisions(ctx.pipelinePath, a, b, { all: o.all });
+  const pick = metricFilter(o.metric);
+  d.metrics = d.metrics.filter((m) => pick(m.file, m.key));
+  if (o.json) out(`${JSON.stringify(diffJson(d), null, 2)}\n`);
+  else if (o.md) out(renderDiffMarkdown(d, o.precision));
+  else out(renderDiffText(d, o.precision));
+}

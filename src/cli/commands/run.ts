@@ -1,0 +1,87 @@
+// `fisherflow run`: run the stale stages of a pipeline (or answer from the no-op fast path).
+import { Option, type Command } from 'commander';
+import { dirname, join } from 'node:path';
+import { UserError } from '../../errors.js';
+import { openWorkspace, projectRoot } from '../../plan/workspace.js';
+import { formatReasons } from '../../plan/reasons.js';
+import { addPipelineOptions, addRunOptions, workspaceOptions } from '../options.js';
+import { onInterrupt } from '../interrupt.js';
+
+export interface RunCommandOptions {
+  set: string[];
+  params?: string;
+  store?: string;
+  force?: boolean | string[];
+  dryRun?: boolean;
+  json?: boolean;
+  jobs?: number;
+  gpus?: string;
+  jobsPerGpu?: number;
+  keepGoing?: boolean;
+}
+
+export function register(program: Command): void {
+  addRunOptions(
+    addPipelineOptions(program.command('run').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)'))
+      .description('run the stages whose inputs changed')
+      .addOption(new Option('--force [stages...]', 'rerun these stages (all when none named) and their dependents'))
+      .option('--dry-run', 'show what would run, run nothing'),
+  ).action(runCommand);
+}
+
+export async function runCommand(file: string | undefined, o: RunCommandOptions): Promise<void> {
+  const started = performance.now();
+  const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { fastPathArgs, tryFastPath, saveFastPath }, { WorkspaceLock }] = await Promise.all([
+    import('../../run/run.js'),
+    import('../../run/summary.js'),
+    import('../../schedule/devices.js'),
+    import('../display.js'),
+    import('../../run/fast-path.js'),
+    import('../../cache/workspace-lock.js'),
+  ]);
+  const fastArgs = fastPathArgs(file, o);
+  const useFastPath = !o.force && !o.dryRun;
+  if (useFastPath) {
+    const hit = tryFastPath(fastArgs);
+    if (hit) {
+      const root = projectRoot(dirname(fastArgs.pipelineFile));
+      // Nothing changed since the last successful run: every stage is cached. Still respect
+      // another run in progress.
+      const lock = new WorkspaceLock(join(root, '.fisherflow', 'run.lock'));
+      lock.acquire('fisherflow run (no-op check)');
+      lock.release();
+      const display = createRunDisplay(o.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
+      display.handle({ type: 'plan', stages: hit.stages.map((st) => ({ name: st.name, status: 'cached' })) });
+      display.handle({ type: 'summary', ran: 0, cached: hit.stages.length, failed: 0, skipped: 0, seconds: (performance.now() - started) / 1000 });
+      display.close();
+      if (o.json) process.stdout.write(`${JSON.stringify({ stages: hit.stages.map((st) => ({ name: st.name, status: 'cached', key: st.key, seconds: 0 })) })}\n`);
+      else if (hit.summary.length) process.stdout.write(`\n${hit.summary.join('\n')}\n`);
+      return;
+    }
+  }
+  const ws = await openWorkspace(file, workspaceOptions(o));
+  const gpus = await detectGpus({ flag: o.gpus });
+  const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
+  if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw new UserError(`--force: unknown stage '${f}'`);
+  const forced = Array.isArray(force) ? force.flatMap((f) => ws.pipeline.families.get(f) ?? [f]) : force;
+  // --dry-run prints its own list (every stage, with reasons) instead of the live display.
+  const display = createRunDisplay(o.json || o.dryRun ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
+  const interrupt = onInterrupt({ quiet: o.json });
+  try {
+    const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: o.jobs, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle });
+    display.close();
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify({ stages: res.stages.map((s) => ({ name: s.name, status: s.status, key: s.key, seconds: Math.round(s.seconds * 1000) / 1000, ...(s.error ? { error: s.error } : {}) })) })}\n`);
+    } else if (o.dryRun) {
+      for (const s of res.stages) process.stdout.write(`${s.status === 'cached' ? 'up-to-date' : 'would run '}  ${s.name}${s.reasons?.length ? `: ${formatReasons(s.reasons).join('; ')}` : ''}\n`);
+    }
+    if (res.ok && !o.dryRun && !res.interrupted) {
+      const lines = pipelineSummary(ws, res.records);
+      if (!o.json && lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
+      if (useFastPath) saveFastPath(ws, fastArgs, res.records, lines);
+    }
+    process.exitCode = res.interrupted ? 130 : res.ok ? 0 : 1;
+  } finally {
+    interrupt.dispose();
+  }
+}

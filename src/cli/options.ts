@@ -1,0 +1,49 @@
+// Options and argument parsers shared by several commands, so each is spelled one way.
+import { Option, type Command } from 'commander';
+import { UserError } from '../errors.js';
+import type { WorkspaceOptions } from '../plan/workspace.js';
+
+export const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** A parser for a whole-number option value of at least `min`. */
+export function wholeNumber(flag: string, min: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} expects a whole number of at least ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export const storeOption = () => new Option('--store <dir>', 'the content-addressed store (default: artifacts/ at the project root, or $FISHERFLOW_STORE)');
+export const metricOption = () => new Option('--metric <pattern>', "only metrics whose name (FILE:KEY or KEY) matches; '*' is a wildcard; repeatable").argParser(collect).default([]);
+export const precisionOption = () => new Option('--precision <digits>', 'significant digits for metric values in tables').argParser(wholeNumber('--precision', 1)).default(6);
+
+/** `--set`, `--params` and `--store`: what decides a pipeline's params and where its results live. */
+export function addPipelineOptions(cmd: Command): Command {
+  return cmd
+    .option('--set <key=value>', 'override a param (repeatable, dotted keys)', collect, [])
+    .option('--params <file>', 'a YAML file of param overrides')
+    .addOption(storeOption());
+}
+
+export function workspaceOptions(o: { set?: string[]; params?: string; store?: string }): WorkspaceOptions {
+  return { set: o.set, paramsFile: o.params, store: o.store };
+}
+
+/** The options `run` and `exp run` share: parallelism, devices, failure policy. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print only one JSON object with the outcome of each stage')
+    .option('-j, --jobs <n>', 'CPU slots (default: number of cores)', wholeNumber('-j', 1))
+    .option('--gpus <list>', 'GPU devices, e.g. 0,1 or 0:80GB,1:80GB (default: $FISHERFLOW_GPUS, else nvidia-smi)')
+    .option('--jobs-per-gpu <n>', 'stages without gpu_memory that may share one device', wholeNumber('--jobs-per-gpu', 1))
+    .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it');
+}
+
+/** "; stages with that prefix: a, b" for an unknown stage name. */
+export function suggestStages(name: string, names: string[]): string {
+  const close = names.filter((n) => n.startsWith(name.split('@')[0]));
+  return close.length ? `; stages with that prefix: ${close.slice(0, 8).join(', ')}` : '';
+}
+
+export const out = (s: string) => process.stdout.write(s);

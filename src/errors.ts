@@ -1,0 +1,67 @@
+// One error base for everything fisherflow reports to a user without a stack trace. Each error
+// knows its exit code; the CLI maps errors to output and exit status in one place (src/cli/main.ts).
+
+/** Exit statuses of the `fisherflow` command (documented in the README). */
+export const ExitCode = {
+  ok: 0,
+  /** A stage failed (or a `exec-stage` job did). */
+  stageFailed: 1,
+  /** A usage error or a pipeline error: nothing ran. */
+  usage: 2,
+  /** A bug in fisherflow: the only case that prints a stack trace. */
+  internal: 70,
+  /** Interrupted (Ctrl-C, SIGTERM, SIGHUP). */
+  interrupted: 130,
+} as const;
+
+export interface SourceLocation {
+  file: string;
+  line: number; // 1-based
+  column: number; // 1-based
+}
+
+/** Base of every error the CLI prints as a message (never a stack trace), with its exit code. */
+export class FisherflowError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+
+  /** The text shown after `fisherflow: ` (several lines allowed). */
+  format(): string {
+    return this.message;
+  }
+}
+
+/**
+ * The user's input is wrong (pipeline file, params, command line, job file): names where
+ * (file:line:column, or a stage) and what was expected. Exit 2: nothing ran.
+ */
+export class UserError extends FisherflowError {
+  readonly location?: SourceLocation;
+  readonly hint?: string;
+  constructor(message: string, location?: SourceLocation, hint?: string) {
+    super(message, ExitCode.usage);
+    this.location = location;
+    this.hint = hint;
+  }
+
+  override format(): string {
+    const where = this.location ? `${this.location.file}:${this.location.line}:${this.location.column}: ` : '';
+    return `${where}${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
+  }
+}
+
+/** Several user errors found in one pass (e.g. every schema violation of a file). */
+export class UserErrors extends UserError {
+  readonly errors: UserError[];
+  constructor(errors: UserError[]) {
+    super(errors.map((e) => e.format()).join('\n'));
+    this.errors = errors;
+  }
+  override format(): string {
+    return this.errors.map((e) => e.format()).join('\n');
+  }
+}

@@ -1,0 +1,79 @@
+// Why a stage will rerun, as values: the planner produces them, and the CLI text, `--json`
+// output, `diff` and the report all format or read the same objects (one formatter below).
+
+export type ChangeKind = 'added' | 'removed' | 'changed';
+
+export type StaleReason =
+  /** No lock entry: the stage has not run in this workspace. */
+  | { kind: 'never-ran' }
+  /** `--force`. */
+  | { kind: 'forced' }
+  /** An upstream stage is stale, so this stage's inputs are not known yet. */
+  | { kind: 'upstream'; stage: string }
+  | { kind: 'type'; from: string; to: string }
+  /** A built-in stage's code version changed (its module or a file it imports). */
+  | { kind: 'code'; type: string; from: string; to: string }
+  /** A param the stage reads changed; `from`/`to` absent means unset. */
+  | { kind: 'param'; name: string; from?: unknown; to?: unknown }
+  | { kind: 'command'; from: string; to: string }
+  /** A `with:` input changed (dotted name). */
+  | { kind: 'input'; name: string; from?: unknown; to?: unknown }
+  /** A file or folder the stage reads (deps, path inputs). */
+  | { kind: 'dep'; path: string; change: ChangeKind }
+  /** An upstream artifact the stage reads (`stage.outputs.key`). */
+  | { kind: 'upstream-output'; output: string; change: ChangeKind }
+  | { kind: 'env'; name: string; from?: string; to?: string }
+  /** The key differs for a reason none of the above names (e.g. declared outputs). */
+  | { kind: 'definition' }
+  /** The lock file names this key but its result is not in the store. */
+  | { kind: 'result-missing' }
+  /** The stored result no longer matches its hash. */
+  | { kind: 'result-damaged'; detail: string };
+
+function value(v: unknown): string {
+  if (v === undefined) return '(unset)';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** One line of text for a reason, as `status` and `run --dry-run` print it. */
+export function formatReason(r: StaleReason): string {
+  switch (r.kind) {
+    case 'never-ran':
+      return 'never ran';
+    case 'forced':
+      return 'forced (--force)';
+    case 'upstream':
+      return `upstream stage '${r.stage}' will rerun`;
+    case 'type':
+      return `stage type changed from ${r.from} to ${r.to}`;
+    case 'code':
+      return `stage code changed (${r.type} ${r.from.slice(0, 8)} → ${r.to.slice(0, 8)})`;
+    case 'param':
+      return `param ${r.name} changed from ${value(r.from)} to ${value(r.to)}`;
+    case 'command':
+      return `command changed from '${r.from}' to '${r.to}'`;
+    case 'input':
+      return `input ${r.name} changed from ${value(r.from)} to ${value(r.to)}`;
+    case 'dep':
+      return r.change === 'added' ? `new dep ${r.path}` : r.change === 'removed' ? `dep ${r.path} removed` : `dep ${r.path} changed`;
+    case 'upstream-output':
+      return r.change === 'added' ? `now reads ${r.output}` : r.change === 'removed' ? `no longer reads ${r.output}` : `upstream output ${r.output} changed`;
+    case 'env':
+      return `env ${r.name} changed from ${value(r.from)} to ${value(r.to)}`;
+    case 'definition':
+      return 'stage definition changed';
+    case 'result-missing':
+      return 'its result is missing from the store';
+    case 'result-damaged':
+      return `${r.detail}; it will be recomputed`;
+  }
+}
+
+export function formatReasons(reasons: readonly StaleReason[]): string[] {
+  return reasons.map(formatReason);
+}
+
+/** A reason for `--json` output: the typed fields plus its text. */
+export function reasonJson(r: StaleReason): StaleReason & { text: string } {
+  return { ...r, text: formatReason(r) };
+}
