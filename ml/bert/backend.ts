@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { cpus } from 'node:os';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { enableNativeMatmul, setNativeBlasThreads, describeNativeBlas, loadNativeBlas, nativeMatmulActive, nativeBlasUnavailable } from './native-blas.js';
 
 import { BACKEND_NAMES, type BackendName } from './backend-names.js';

@@ -1,6 +1,6 @@
 // Batches of tokenized examples, as the model consumes them.
 import { readFile } from 'node:fs/promises';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 
 export interface Batch {
   inputIds: Int32Array;

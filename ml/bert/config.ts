@@ -1,5 +1,5 @@
 // BertConfig: the fields of a Hugging Face BERT config.json that the model reads.
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 
 export interface BertConfig {
   vocab_size: number;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { resolveConfig, configJson, type BertConfig } from './config.js';
 import { parameterShapes, initKind, numel } from './params.js';
 import type { Batch } from './batch.js';

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../src/stage/registry.js';
+import { PACKAGE_ROOT } from '../../src/package-root.js';
 import { numel } from './params.js';
 
 interface Addon {

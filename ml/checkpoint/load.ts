@@ -1,7 +1,7 @@
 // Loads an HF BERT checkpoint folder: config.json plus model.safetensors or pytorch_model.bin.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { resolveConfig, type BertConfig } from '../bert/config.js';
 import { parameterShapes } from '../bert/params.js';
 import { SafetensorsFile } from '../safetensors/format.js';

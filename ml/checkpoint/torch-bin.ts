@@ -1,6 +1,6 @@
 // Reads a PyTorch state dict saved with torch.save (zip format, torch >= 1.6) without Python:
 // the pickle names storages by key; each storage's bytes are the zip entry `<archive>/data/<key>`.
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { ZipReader } from './zip.js';
 import { unpickle, type PickleGlobal } from './pickle.js';
 import { toFloat32 } from '../safetensors/format.js';

@@ -2,7 +2,7 @@
 // torch.save writes an uncompressed zip whose entries are the pickle and one file per storage.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 
 export interface ZipEntry { name: string; method: number; compressedSize: number; size: number; localHeaderOffset: number }
 

@@ -1,7 +1,7 @@
 // JSON-lines files, the row format the text stages pass between each other.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 
 /** A text example as load/shortcut/tokenize write it. */
 export interface TextRow {

@@ -3,7 +3,7 @@
 // {string: string}}, then the raw little-endian tensor bytes. Hand-written because there is no
 // maintained Node reader/writer and the format is this small.
 import { openSync, readSync, closeSync, writeSync, fstatSync, renameSync } from 'node:fs';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 export const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };

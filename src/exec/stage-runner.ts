@@ -1,7 +1,7 @@
 // Runs a built-in stage module in the current process: the code shared by the worker process
 // and by in-process runs (`inProcess: true`, and `fisherflow exec-stage`).
-import { pathToFileURL } from 'node:url';
-import type { StageModule, StageRunContext } from '../stage/api.js';
+import type { StageRunContext } from '../stage/api.js';
+import { importStageModule } from '../stage/load-module.js';
 import type { BuiltinContext } from './worker-protocol.js';
 
 export interface StageCallbacks {
@@ -9,17 +9,8 @@ export interface StageCallbacks {
   progress(done: number, total: number, note?: string): void;
 }
 
-export async function loadStageModule(modulePath: string): Promise<StageModule> {
-  const mod = (await import(pathToFileURL(modulePath).href)) as { default?: StageModule };
-  const stage = mod.default;
-  if (!stage || typeof stage.run !== 'function') {
-    throw new Error(`${modulePath} does not default-export a stage module (an object with run())`);
-  }
-  return stage;
-}
-
 export async function runStageModule(stageName: string, modulePath: string, context: BuiltinContext, cb: StageCallbacks, signal: AbortSignal): Promise<void> {
-  const stage = await loadStageModule(modulePath);
+  const stage = await importStageModule(modulePath);
   // Cancelled while the module loaded (a worker's imports can take seconds): do not start.
   signal.throwIfAborted();
   const ctx: StageRunContext = {

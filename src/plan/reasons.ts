@@ -73,7 +73,9 @@ export function formatReasons(reasons: readonly StaleReason[]): string[] {
   return reasons.map(formatReason);
 }
 
-/** A reason for `--json` output: the typed fields plus its text. */
-export function reasonJson(r: StaleReason): StaleReason & { text: string } {
+/** A reason as `status --json` and `diff --json` print it: the typed fields plus its text. */
+export type ReasonJson = StaleReason & { text: string };
+
+export function reasonJson(r: StaleReason): ReasonJson {
   return { ...r, text: formatReason(r) };
 }

@@ -1,9 +1,20 @@
-// The contract between the engine and a built-in stage.
+// The stage contract: the public API between the engine and every stage, built-in or a user's
+// (`import { defineStage } from 'fisherflow'`, also `fisherflow/stage`). The built-in stages import
+// exactly this, through the package name, so it is proven by them.
 //
-// A built-in stage is a folder `stages/NAME/` whose `stage.ts` default-exports a `StageModule`.
-// The engine discovers stages by scanning for `stage.js` files; nothing in `src/` knows a stage by
-// name. The engine hands a stage its resolved inputs and an empty output folder; the stage never
-// hashes, caches, locks or decides whether it runs.
+// A stage is a folder `NAME/` whose `stage.js` default-exports a `StageModule` (usually written as
+// `export default defineStage({...})`). The engine discovers stages by scanning for `stage.js`
+// files; nothing in `src/` knows a stage by name. The engine hands a stage its resolved inputs and
+// an empty output folder; the stage never hashes, caches, locks or decides whether it runs.
+//
+// This file has no imports: stage modules load it while `status` plans, which must stay fast.
+
+/**
+ * The version of this contract. Every stage states the version it was written for
+ * (`stageApiVersion`), and the engine refuses to load a stage written for another one, with a
+ * message saying which side to update. Raised only by changes that break existing stages.
+ */
+export const STAGE_API_VERSION = 1;
 
 /** A JSON Schema object (draft 2020-12 subset understood by ajv). */
 export type JsonSchema = Record<string, unknown>;
@@ -79,7 +90,13 @@ export interface StageRunContext<I = Record<string, unknown>> {
 }
 
 export interface StageModule<I = any> {
-  /** The name used in `uses:`. */
+  /**
+   * The stage API version the stage was written for: `STAGE_API_VERSION` of the fisherflow it was
+   * type-checked against (a literal, so an upgrade that changes the contract fails to type-check
+   * and a stale build is refused at load time rather than misbehaving).
+   */
+  stageApiVersion: typeof STAGE_API_VERSION;
+  /** The name used in `uses:`; equal to the stage's folder name. */
   type: string;
   /** One line for `fisherflow stages` and the generated reference. */
   description: string;
@@ -99,6 +116,14 @@ export interface StageModule<I = any> {
    */
   check?(inputs: I): string[];
   run(ctx: StageRunContext<I>): Promise<void>;
+}
+
+/**
+ * Declares a stage: returns the module unchanged, typed, so `run(ctx)` knows its inputs
+ * (`defineStage<{ data: string }>({...})`). `export default defineStage({...})` from `stage.ts`.
+ */
+export function defineStage<I = Record<string, unknown>>(stage: StageModule<I>): StageModule<I> {
+  return stage;
 }
 
 /** Error a stage throws for bad user input: shown without a stack trace. */

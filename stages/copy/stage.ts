@@ -1,13 +1,14 @@
 // `copy`: copies a local file or folder into the store, so later stages read a pinned snapshot.
 import { cp, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 
 interface Inputs {
   path: string;
 }
 
-const stage: StageModule<Inputs> = {
+const stage = defineStage<Inputs>({
+  stageApiVersion: 1,
   type: 'copy',
   description: 'Snapshot a local file or folder into the store (output `copy`).',
   inputSchema: {
@@ -29,5 +30,5 @@ const stage: StageModule<Inputs> = {
     await cp(src, join(ctx.outDir, basename(src) || 'copy'), { recursive: true });
     ctx.log(`copied ${src}`);
   },
-};
+});
 export default stage;

@@ -1,7 +1,7 @@
 // The fim computation: examples split over runners (threads), optionally in K disjoint chunks,
 // summed in float32 and divided by the number of examples.
 import { availableParallelism } from 'node:os';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import type { BackendInfo, BackendName } from '../../ml/bert/backend.js';
 import { allFinite, type IndexedExample } from './fisher.js';
 import { HostAccumulator } from './accumulator.js';

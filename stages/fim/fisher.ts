@@ -1,7 +1,7 @@
 // Diagonal Fisher information of a BERT classifier: Σ over examples of squared per-example
 // gradients of the cross-entropy, in batches, exact per example for any batch size.
 import * as tf from '@tensorflow/tfjs-core';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { forwardFromEmbeddings, crossEntropyRows, type BertForSequenceClassification } from '../../ml/bert/model.js';
 import { makeBatch, type TokenizedRow } from '../../ml/bert/batch.js';
 import { perExampleOps, DeviceSums, HostSink, type SquaredGradSink } from '../../ml/bert/per-example.js';

@@ -2,7 +2,7 @@
 // uses one core per thread in Node, so two workers use both cores of a 2-core machine).
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { initBackend, type BackendInfo, type BackendName } from '../../ml/bert/backend.js';
 import { BertForSequenceClassification } from '../../ml/bert/model.js';
 import { fisherSums, allFinite, type FisherOptions, type IndexedExample } from './fisher.js';

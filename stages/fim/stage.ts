@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { writeSafetensors } from '../../ml/safetensors/format.js';
@@ -52,7 +52,8 @@ async function modelHash(dir: string): Promise<string> {
   return h.digest('hex');
 }
 
-const stage: StageModule<FimInputs> = {
+const stage = defineStage<FimInputs>({
+  stageApiVersion: 1,
   type: 'fim',
   description: 'Diagonal Fisher information (empirical, true or expected) of a BERT classifier over tokenized data → fim.safetensors',
   inputSchema: {
@@ -132,6 +133,6 @@ const stage: StageModule<FimInputs> = {
       });
     }
   },
-};
+});
 
 export default stage;

@@ -1,6 +1,6 @@
 // Worker thread for the fim stage: loads the model once, then computes Fisher sums on request.
 import { parentPort, workerData } from 'node:worker_threads';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { initBackend } from '../../ml/bert/backend.js';
 import { BertForSequenceClassification } from '../../ml/bert/model.js';
 import { fisherSums, type IndexedExample } from './fisher.js';

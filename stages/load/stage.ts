@@ -2,7 +2,7 @@
 // `shuffle_seed` + `take` reproduce Hugging Face `Dataset.shuffle(seed=S).select(range(N))`.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { readTextFile, writeJsonl, type TextRow } from '../../ml/jsonl/index.js';
 import { numpyPermutation } from '../../ml/rng/index.js';
 import { parseCsv, parseJsonl, parseParquet, parseTsv, type Table } from './tables.js';
@@ -46,7 +46,8 @@ function parseLabel(v: unknown, where: string, column: string): number {
   throw new StageInputError(`${where}, column "${column}": label ${JSON.stringify(v)} is not an integer class`);
 }
 
-const stage: StageModule<LoadInputs> = {
+const stage = defineStage<LoadInputs>({
+  stageApiVersion: 1,
   type: 'load',
   description: 'Read a TSV/CSV/JSONL (gzip ok) or Parquet table into data.jsonl rows {idx, sentence, label}, with HF-exact shuffle_seed and take.',
   inputSchema: {
@@ -141,6 +142,6 @@ const stage: StageModule<LoadInputs> = {
     ctx.progress(rows.length, rows.length);
     ctx.log(`load: ${rows.length} rows from ${file} (${format}${inputs.shuffle_seed !== undefined ? `, shuffle_seed ${inputs.shuffle_seed}` : ''})`);
   },
-};
+});
 
 export default stage;

@@ -1,6 +1,6 @@
 // Readers for the table formats `load` accepts. Each yields records with the source line number,
 // so that errors can point at the line.
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { parseJsonlLines } from '../../ml/jsonl/index.js';
 
 export interface Table {

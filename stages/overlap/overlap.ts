@@ -2,7 +2,7 @@
 //   overlap = 1 − ½ Σ (p + q − 2√(p q)),
 // which for p = a/Σa, q = b/Σb equals Σ√(a b) / √(Σa · Σb). Sums are float64 with Neumaier
 // compensation, streamed in blocks so BERT-base (≈108M terms) needs little memory.
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { mulberry32 } from '../../ml/rng/mulberry32.js';
 

@@ -2,7 +2,7 @@
 // parameter group, with an optional bootstrap interval over chunks of examples.
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { bootstrapOverlap, fisherOverlap, type ChunkedFisher } from './overlap.js';
 
@@ -66,7 +66,8 @@ export function overlapTable(pairs: OverlapPair[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-const stage: StageModule<OverlapInputs> = {
+const stage = defineStage<OverlapInputs>({
+  stageApiVersion: 1,
   type: 'overlap',
   description: 'Fisher overlap of pairs of Fisher diagonals, overall and per parameter group, optional bootstrap interval → overlap.json',
   inputSchema: {
@@ -150,6 +151,6 @@ const stage: StageModule<OverlapInputs> = {
     writeFileSync(join(ctx.outDir, 'overlap.json'), JSON.stringify(out, null, 2) + '\n');
     writeFileSync(join(ctx.outDir, 'table.txt'), overlapTable(out.pairs));
   },
-};
+});
 
 export default stage;

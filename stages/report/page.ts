@@ -2,7 +2,7 @@
 // Content-Security-Policy that forbids every network load, so a stray external reference shows
 // up as a console error in the browser test instead of a silent request).
 
-import type { PipelineSnapshot } from '../../src/stage/api.js';
+import type { PipelineSnapshot } from 'fisherflow';
 import { dagChart } from './dag.js';
 import { overlapHeatmap, pairKey } from './heatmap.js';
 import { layerBars, orderedGroups, pairName } from './layer-bars.js';

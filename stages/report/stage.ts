@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PATH_KEYWORD, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD } from 'fisherflow';
 import { renderReport } from './page.js';
 import { readOverlapFile, readTrainMetrics, type OverlapSet, type TrainedModel } from './report-data.js';
 
@@ -20,7 +20,8 @@ export interface ReportInputs {
 
 const pathInput = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
 
-const stage: StageModule<ReportInputs> = {
+const stage = defineStage<ReportInputs>({
+  stageApiVersion: 1,
   type: 'report',
   description: 'Self-contained HTML report (inline SVG): overlap table, pairwise heatmap, per-layer overlap, training curves, DAG, params, versions and lock keys.',
   inputSchema: {
@@ -76,6 +77,6 @@ const stage: StageModule<ReportInputs> = {
     for (const line of report.notebookLines) ctx.log(line);
     ctx.log(`report: ${join(ctx.outDir, 'report.html')} (${Object.keys(report.figures).length} figures)`);
   },
-};
+});
 
 export default stage;

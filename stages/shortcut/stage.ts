@@ -2,7 +2,7 @@
 //   mode reverse — the seed notebook's ST/OP/TiC label reversal on one data set (Fisher analysis);
 //   mode create  — the training-set construction of SHORTCUTS.md for all ten kinds and mixtures.
 import { join } from 'node:path';
-import { PATH_KEYWORD, StageInputError, type StageModule, type StageRunContext } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError, type StageRunContext } from 'fisherflow';
 import { readTextRows, writeJsonl, type TextRow } from '../../ml/jsonl/index.js';
 import { PyRandom } from '../../ml/rng/index.js';
 import { BertTokenizer, TokenizerLoadError } from '../../ml/tokenizer/index.js';
@@ -103,7 +103,8 @@ function progressTicker(ctx: StageRunContext<unknown>, total: number): () => voi
   };
 }
 
-const stage: StageModule<ShortcutInputs> = {
+const stage = defineStage<ShortcutInputs>({
+  stageApiVersion: 1,
   type: 'shortcut',
   description: 'Insert synthetic shortcut tokens (st, op, tic, or, and, xor, oed, mt, lt, and_or) exactly as the Python research code does.',
   inputSchema: {
@@ -185,6 +186,6 @@ const stage: StageModule<ShortcutInputs> = {
     ctx.log(`shortcut create ${kindsOf(inputs).join('+')}: train ${splits.train.length}, synthetic_dev ${splits.synthetic_dev.length}, original_dev ${splits.original_dev.length}` +
       (test ? `, synthetic_test ${splits.synthetic_test.length}, original_test ${splits.original_test.length}` : ''));
   },
-};
+});
 
 export default stage;

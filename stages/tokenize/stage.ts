@@ -1,7 +1,7 @@
 // `tokenize`: data.jsonl sentences → BERT inputs (unpadded), plus the tokenizer folder itself, so
 // later stages and saved checkpoints use the same vocabulary (added tokens included).
 import { join } from 'node:path';
-import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { readTextRows, writeJsonl } from '../../ml/jsonl/index.js';
 import { BertTokenizer, TokenizerLoadError } from '../../ml/tokenizer/index.js';
 
@@ -16,7 +16,8 @@ export interface TokenizeInputs {
   max_length?: number;
 }
 
-const stage: StageModule<TokenizeInputs> = {
+const stage = defineStage<TokenizeInputs>({
+  stageApiVersion: 1,
   type: 'tokenize',
   description: 'Tokenize sentences with a BERT WordPiece tokenizer (HF BertTokenizerFast-exact); outputs input_ids rows and the tokenizer folder.',
   inputSchema: {
@@ -69,6 +70,6 @@ const stage: StageModule<TokenizeInputs> = {
     ctx.progress(rows.length, rows.length);
     ctx.log(`tokenize: ${rows.length} rows, vocabulary ${tok.vocabSize}${tok.addedTokens.length ? ` (added ${tok.addedTokens.map((t) => `${t.content}=${t.id}`).join(', ')})` : ''}`);
   },
-};
+});
 
 export default stage;

@@ -1,6 +1,6 @@
 // Checks tokenized rows against the model they will be fed to, so a mismatch is a readable input
 // error (file, row, column, what was expected) instead of a gather out of range deep in tfjs.
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import type { TokenizedRow } from '../../ml/bert/batch.js';
 
 export interface RowLimits {

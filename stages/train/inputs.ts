@@ -1,5 +1,5 @@
 // The `with:` of the train stage: schema, semantic checks, and the settings they resolve to.
-import { PATH_KEYWORD, type JsonSchema } from '../../src/stage/api.js';
+import { PATH_KEYWORD, type JsonSchema } from 'fisherflow';
 import type { TrainSettings } from './trainer.js';
 
 export interface TrainInputs {

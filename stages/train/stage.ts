@@ -2,7 +2,7 @@
 // from a config, on the tokenize stage's data; evaluates each epoch; writes an HF-format checkpoint.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, StageInputError } from 'fisherflow';
 import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
 import { resolveConfig, type BertConfig } from '../../ml/bert/config.js';
 import { checkRows } from './check-rows.js';
@@ -30,7 +30,8 @@ function effectiveConfig(inputs: TrainInputs, tokenizerVocab: number | undefined
   return resolveConfig(partial, 'with.config');
 }
 
-const stage: StageModule<TrainInputs> = {
+const stage = defineStage<TrainInputs>({
+  stageApiVersion: 1,
   type: 'train',
   description: 'Fine-tune (or train from a config) a BERT sequence classifier: AdamW, linear warm-up/decay, clipping; per-epoch eval, checkpoints and resume.',
   inputSchema: trainInputSchema,
@@ -99,6 +100,6 @@ const stage: StageModule<TrainInputs> = {
       result.model.dispose();
     }
   },
-};
+});
 
 export default stage;

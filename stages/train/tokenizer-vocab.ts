@@ -1,7 +1,7 @@
 // Vocabulary size of a tokenizer folder, added tokens included (what the embeddings must cover).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 
 /**
  * `tokenizer.json` (model.vocab + added_tokens) when present, otherwise `vocab.txt` lines plus

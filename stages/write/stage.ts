@@ -2,7 +2,7 @@
 // and for tests of the engine.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StageModule } from '../../src/stage/api.js';
+import { defineStage } from 'fisherflow';
 
 interface Inputs {
   text?: string;
@@ -10,7 +10,8 @@ interface Inputs {
   file?: string;
 }
 
-const stage: StageModule<Inputs> = {
+const stage = defineStage<Inputs>({
+  stageApiVersion: 1,
   type: 'write',
   description: 'Write a text or JSON value to a file (output `file`).',
   inputSchema: {
@@ -30,5 +31,5 @@ const stage: StageModule<Inputs> = {
     await writeFile(join(ctx.outDir, name), json !== undefined ? `${JSON.stringify(json, null, 2)}\n` : text!);
     ctx.log(`wrote ${name}`);
   },
-};
+});
 export default stage;

@@ -127,7 +127,7 @@ test('editing a stage module reruns the stages that use it', () => {
 import { join } from 'node:path';
 import '${apiPath}';
 export default {
-  type: 'shout', description: 'upper-case a text', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
+  stageApiVersion: 1, type: 'shout', description: 'upper-case a text', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
   outputs: () => ({ out: { path: 'out.txt', kind: 'file' } }),
   async run(ctx) { writeFileSync(join(ctx.outDir, 'out.txt'), ctx.inputs.text.toUpperCase() + '${suffix}'); },
 };

@@ -127,5 +127,5 @@ test('cancellation: an abortable stage stops at once; a stubborn one and its chi
 
 test('a module that is not a stage fails with a clear message', async () => {
   const opts = setup('ok', [], { modulePath: fixtureModule('not-a-stage') });
-  await assert.rejects(runBuiltin(opts), /does not default-export a stage module/);
+  await assert.rejects(runBuiltin(opts), /does not default-export a stage/);
 });

@@ -1,0 +1,17 @@
+// The root of the installed fisherflow package (the folder holding its package.json), found from
+// this file's own location so that it holds in the repository, in dist/ and under node_modules.
+// A leaf module on purpose: shared model code (ml/) imports it, and what ml/ imports is part of
+// the code version of the stages that use it.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PACKAGE_ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('fisherflow: cannot find its package.json');
+    dir = up;
+  }
+  return dir;
+})();
