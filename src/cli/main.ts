@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { FisherflowError, ExitCode } from '../errors.js';
 import { packageVersion } from '../run/snapshot.js';
+import * as initCmd from './commands/init.js';
 import * as runCmd from './commands/run.js';
 import * as statusCmd from './commands/status.js';
 import * as dagCmd from './commands/dag.js';
@@ -17,7 +18,7 @@ import * as execStageCmd from './commands/exec-stage.js';
 // Command modules import their implementations on use: every invocation pays only for what it runs.
 
 /** In the order `fisherflow --help` lists them. */
-const commands: Array<{ register(program: Command): void }> = [runCmd, statusCmd, dagCmd, showCmd, logsCmd, gcCmd, metricsCmd, diffCmd, expCmd, stagesCmd, execStageCmd];
+const commands: Array<{ register(program: Command): void }> = [initCmd, runCmd, statusCmd, dagCmd, showCmd, logsCmd, gcCmd, metricsCmd, diffCmd, expCmd, stagesCmd, execStageCmd];
 
 export function buildProgram(): Command {
   const program = new Command();

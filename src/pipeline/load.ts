@@ -7,6 +7,7 @@ import type AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PACKAGE_ROOT, type StageRegistry } from '../stage/registry.js';
 import { PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
+import { resolvePlugins } from '../stage/plugins.js';
 import { UserError, UserErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from './errors.js';
 import { readSourceDocument, type PathSegment, type SourceDocument } from './source.js';
@@ -128,7 +129,9 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     source.remember({ schema: schemaHash });
   }
 
-  const doc = raw as { params?: Params; stages: Record<string, RawStage> };
+  const doc = raw as { params?: Params; stages: Record<string, RawStage>; plugins?: string[] };
+  // Stage packages first: `uses:` below may name their types.
+  if (doc.plugins?.length) opts.registry.addPlugins(resolvePlugins(doc.plugins, dirname(abs), (i) => locate(['plugins', i])));
   const defaults = doc.params ?? {};
   for (const s of opts.set ?? []) {
     const [k] = parseSetOption(s);
@@ -168,10 +171,18 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     }
     if (st.uses !== undefined) {
       if (!opts.registry.has(st.uses)) {
-        errors.push(new UserError(`unknown stage type '${st.uses}'${didYouMean(st.uses, opts.registry.types())}; built-in types: ${opts.registry.types().join(', ')}`, locate([...yamlPath, 'uses'])));
+        const similar = didYouMean(st.uses, opts.registry.types());
+        errors.push(new UserError(`unknown stage type '${st.uses}'${similar}; known types: ${opts.registry.types().join(', ')}`, locate([...yamlPath, 'uses']), similar ? undefined : 'a stage from a package or a folder of your own: name it under `plugins:`'));
         continue;
       }
-      module = await opts.registry.load(st.uses);
+      try {
+        module = await opts.registry.load(st.uses);
+      } catch (e) {
+        // A stage file that cannot be used (stale API version, not a stage): located at its use.
+        if (!(e instanceof UserError) || e.location) throw e;
+        errors.push(new UserError(e.message, locate([...yamlPath, 'uses']), e.hint));
+        continue;
+      }
       modules.set(st.uses, module);
     } else {
       for (const k of ['with'] as const) if (st[k] !== undefined) errors.push(new UserError(`\`${k}:\` is for built-in stages; a command stage takes its inputs in \`run:\` and \`deps:\``, locate([...yamlPath, k], 'key')));
@@ -501,10 +512,15 @@ function expandStage(
   };
 }
 
+/** Compile a stage's `with:` schema as the engine checks it (the public test helper uses it too). */
+export function compileStageSchema(module: StageModule): ValidateFunction {
+  return ajv().compile({ ...module.inputSchema, $id: undefined });
+}
+
 function stageValidator(module: StageModule): ValidateFunction {
   let v = stageValidators.get(module.type);
   if (!v) {
-    v = ajv().compile({ ...module.inputSchema, $id: undefined });
+    v = compileStageSchema(module);
     stageValidators.set(module.type, v);
   }
   return v;

@@ -1,6 +1,7 @@
 // The no-op fast path: after a successful run, remember the stat of everything the plan read
 // (the pipeline and params files, the lock file, every dep and path input, the stage and engine
-// code, every run record, stored object and workspace output, and the env vars stages declare).
+// code and that of stage packages, every run record, stored object and workspace output, and the
+// env vars stages declare).
 // The next `run` with the same arguments first re-stats those; if every size, mtime and inode is
 // unchanged, nothing the keys depend on can have changed (the same trust the stat cache gives
 // file hashes), so every stage is cached and the run answers without parsing or planning — which
@@ -129,6 +130,12 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
     // Engine and stage code: any rebuild or edit shows up as a changed mtime.
     for (const dir of [join(PACKAGE_ROOT, 'dist', 'src'), BUILTIN_STAGES_DIR, ...(args.env.FISHERFLOW_STAGES_PATH ?? '').split(':').filter(Boolean).map((p) => resolve(p))]) {
       if (existsSync(dir) && !watchTree(dir, watched)) return false;
+    }
+    // Stage packages (`plugins:`): their stages' code files, package.json, where they resolve from.
+    for (const path of ws.registry.pluginWatchPaths()) {
+      const w = statOf(path);
+      if (!w) return false;
+      watched.push(w);
     }
     const produced = (name: string) => ws.dag.producedDeps.get(name) ?? new Map();
     for (const name of ws.dag.order) {

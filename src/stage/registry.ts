@@ -1,43 +1,74 @@
-// Discovers built-in stages: every `<root>/<name>/stage.js` under the package's compiled
-// `stages/` folder, then under each folder of FISHERFLOW_STAGES_PATH (user stages, same contract).
-// Nothing here knows a stage by name.
+// Discovers stages: every `<root>/<name>/stage.js` under the package's compiled `stages/` folder,
+// then under each folder of FISHERFLOW_STAGES_PATH, then in the stage packages a pipeline names
+// (`plugins:`, resolved by plugins.ts). Nothing here knows a stage by name.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { StageModule } from './api.js';
+import { UserError, UserErrors } from '../errors.js';
+import { PACKAGE_ROOT } from '../package-root.js';
+import { importStageModule } from './load-module.js';
+import { pluginCodeVersion, type StagePlugin } from './plugins.js';
 
-/** Root of the installed package (the folder holding package.json). */
-export const PACKAGE_ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('fisherflow: cannot find its package.json');
-    dir = up;
-  }
-  return dir;
-})();
+export { PACKAGE_ROOT };
 
 export const BUILTIN_STAGES_DIR = join(PACKAGE_ROOT, 'dist', 'stages');
+
+/** Where a stage type comes from (`fisherflow stages` shows it). */
+export type StageSource =
+  | { kind: 'builtin' }
+  /** A folder of FISHERFLOW_STAGES_PATH. */
+  | { kind: 'stages-path'; root: string }
+  /** A stage package named in the pipeline's `plugins:`. */
+  | { kind: 'plugin'; plugin: StagePlugin };
 
 export interface StageEntry {
   type: string;
   /** Absolute path of the compiled `stage.js`. */
   modulePath: string;
+  source: StageSource;
+}
+
+/** The stage folders (`NAME/stage.js`) of a folder, by type. */
+export function stageFolders(root: string): Map<string, string> {
+  const found = new Map<string, string>();
+  if (!existsSync(root)) return found;
+  for (const name of readdirSync(root).sort()) {
+    const modulePath = join(root, name, 'stage.js');
+    if (existsSync(modulePath)) found.set(name, modulePath);
+  }
+  return found;
+}
+
+/** A source in words, for listings and messages. */
+export function describeSource(source: StageSource): string {
+  switch (source.kind) {
+    case 'builtin':
+      return 'built-in';
+    case 'stages-path':
+      return `FISHERFLOW_STAGES_PATH ${source.root}`;
+    case 'plugin': {
+      const p = source.plugin;
+      const named = p.name && p.name !== p.spec && p.name !== basename(p.spec) ? ` (${p.name})` : '';
+      return `plugin ${p.spec}${named}${p.version ? ` ${p.version}` : ''}`;
+    }
+  }
 }
 
 export class StageRegistry {
   private readonly entries = new Map<string, StageEntry>();
   private readonly modules = new Map<string, StageModule>();
   private readonly implHashes = new Map<string, string>();
+  private readonly plugins: StagePlugin[] = [];
+  /** Files the code versions of plugin stages read (the fast path watches them). */
+  private readonly pluginFiles = new Set<string>();
 
   constructor(roots: string[]) {
     for (const root of roots) {
-      if (!existsSync(root)) continue;
-      for (const name of readdirSync(root).sort()) {
-        const modulePath = join(root, name, 'stage.js');
+      const source: StageSource = root === BUILTIN_STAGES_DIR ? { kind: 'builtin' } : { kind: 'stages-path', root };
+      for (const [name, modulePath] of stageFolders(root)) {
         // The first root wins, so a user stage cannot silently shadow a built-in.
-        if (existsSync(modulePath) && !this.entries.has(name)) this.entries.set(name, { type: name, modulePath });
+        if (!this.entries.has(name)) this.entries.set(name, { type: name, modulePath, source });
       }
     }
   }
@@ -45,6 +76,33 @@ export class StageRegistry {
   static fromEnvironment(env: NodeJS.ProcessEnv = process.env): StageRegistry {
     const extra = (env.FISHERFLOW_STAGES_PATH ?? '').split(':').filter(Boolean).map((p) => resolve(p));
     return new StageRegistry([BUILTIN_STAGES_DIR, ...extra]);
+  }
+
+  /**
+   * Add the stages of the pipeline's stage packages. A type defined in two places (two packages,
+   * or a package and a built-in) is an error at the package's entry in `plugins:`.
+   */
+  addPlugins(plugins: StagePlugin[]): void {
+    const errors: UserError[] = [];
+    for (const plugin of plugins) {
+      // The same package listed twice (or loaded again for another pipeline): nothing new.
+      if (this.plugins.some((p) => p.dir === plugin.dir)) continue;
+      this.plugins.push(plugin);
+      for (const [name, modulePath] of stageFolders(plugin.stagesDir)) {
+        const existing = this.entries.get(name);
+        if (existing) {
+          errors.push(new UserError(`plugin '${plugin.spec}' defines stage type '${name}', which ${existing.source.kind === 'builtin' ? 'is a built-in stage type' : `${describeSource(existing.source)} defines too`}; a type must come from one place (rename one of them: its folder and its \`type\`)`, plugin.location));
+          continue;
+        }
+        this.entries.set(name, { type: name, modulePath, source: { kind: 'plugin', plugin } });
+      }
+    }
+    if (errors.length) throw new UserErrors(errors);
+  }
+
+  /** Paths whose stat decides the plugin stages' code versions and resolution (for the fast path). */
+  pluginWatchPaths(): string[] {
+    return [...new Set([...this.plugins.flatMap((p) => p.watch), ...this.pluginFiles])];
   }
 
   types(): string[] {
@@ -61,15 +119,12 @@ export class StageRegistry {
     return e;
   }
 
+  /** The stage's module, checked (contract shape, stage API version; see load-module.ts). */
   async load(type: string): Promise<StageModule> {
     let m = this.modules.get(type);
     if (!m) {
       const e = this.entry(type);
-      const mod = (await import(pathToFileURL(e.modulePath).href)) as { default?: StageModule };
-      if (!mod.default || typeof mod.default.run !== 'function') {
-        throw new Error(`${e.modulePath} does not default-export a stage module`);
-      }
-      m = mod.default;
+      m = await importStageModule(e.modulePath, type);
       this.modules.set(type, m);
     }
     return m;
@@ -77,12 +132,21 @@ export class StageRegistry {
 
   /**
    * The implementation version of a stage: a hash of its module and every local file it imports,
-   * transitively. Editing a stage's code (or shared code it uses) changes its key.
+   * transitively; for a package's stage also its package.json and the installed versions of the
+   * packages it imports (see plugins.ts). Editing a stage's code (or shared code it uses) changes
+   * its key.
    */
   implementationHash(type: string): string {
     let h = this.implHashes.get(type);
     if (!h) {
-      h = hashModuleClosure(this.entry(type).modulePath);
+      const e = this.entry(type);
+      if (e.source.kind === 'plugin') {
+        const v = pluginCodeVersion(e.modulePath, e.source.plugin);
+        for (const f of v.files) this.pluginFiles.add(f);
+        h = v.hash;
+      } else {
+        h = hashModuleClosure(e.modulePath);
+      }
       this.implHashes.set(type, h);
     }
     return h;
@@ -91,7 +155,8 @@ export class StageRegistry {
 
 const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|import\s*['"](\.{1,2}\/[^'"]+)['"]/g;
 
-export function hashModuleClosure(entry: string): string {
+/** A module and every local file it imports (relative specifiers), transitively; sorted. */
+export function moduleClosure(entry: string): string[] {
   const seen = new Set<string>();
   const queue = [resolve(entry)];
   while (queue.length) {
@@ -111,10 +176,19 @@ export function hashModuleClosure(entry: string): string {
       queue.push(target);
     }
   }
+  return [...seen].sort();
+}
+
+export function hashModuleClosure(entry: string): string {
+  return hashFiles(moduleClosure(entry), PACKAGE_ROOT).digest('hex').slice(0, 16);
+}
+
+/** A hash of files' paths (relative to `root`) and contents, to be finished or extended. */
+export function hashFiles(files: string[], root: string): ReturnType<typeof createHash> {
   const hash = createHash('sha256');
-  for (const file of [...seen].sort()) {
+  for (const file of files) {
     // Paths relative to the package keep the hash identical across install locations.
-    const rel = file.startsWith(PACKAGE_ROOT) ? file.slice(PACKAGE_ROOT.length) : file;
+    const rel = relative(root, file);
     hash.update(rel.replace(/\\/g, '/'));
     hash.update('\0');
     try {
@@ -124,5 +198,5 @@ export function hashModuleClosure(entry: string): string {
     }
     hash.update('\0');
   }
-  return hash.digest('hex').slice(0, 16);
+  return hash;
 }

@@ -69,7 +69,8 @@ test('diff defaults to HEAD vs the working tree and names the stages that would 
   assert.deepEqual(j.params, [{ key: 'y', old: 10, new: 20, status: 'changed' }]);
   assert.equal(j.stages.length, 1);
   assert.equal(j.stages[0].stage, 'report');
-  assert.match(j.stages[0].reasons.map((r: { text: string }) => r.text).join('\n'), /param y changed from 10 to 20/);
+  // Reasons are typed objects plus their text (the JSON shape scripts rely on; src/plan/reasons.ts).
+  assert.deepEqual(j.stages[0].reasons, [{ kind: 'param', name: 'y', from: 10, to: 20, text: 'param y changed from 10 to 20' }]);
   assert.deepEqual(j.metrics, [], 'nothing ran yet, so no metric changed');
   assert.match(ok(dir, 'diff'), /report would rerun: .*param y changed from 10 to 20/);
 
