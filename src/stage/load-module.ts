@@ -59,7 +59,9 @@ export async function importStageModule(modulePath: string, expectedType?: strin
     mod = (await import(pathToFileURL(modulePath).href)) as { default?: unknown };
   } catch (e) {
     // A missing package, a syntax error or a throw at the top level: the stage author's to fix.
-    throw new StageLoadError(`cannot load ${shown(modulePath)}: ${(e as Error)?.message ?? String(e)}`);
+    const message = (e as Error)?.message ?? String(e);
+    const hint = /Cannot find package 'fisherflow'/.test(message) ? 'a stage imports fisherflow from the project: npm install --save-dev fisherflow' : undefined;
+    throw new StageLoadError(`cannot load ${shown(modulePath)}: ${message}`, undefined, hint);
   }
   return checkStageModule(mod.default, modulePath, expectedType);
 }

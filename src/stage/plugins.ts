@@ -100,9 +100,6 @@ export function resolvePlugins(specs: string[], fromDir: string, locate: (index:
   return specs.map((spec, i) => resolvePlugin(spec, fromDir, locate(i)));
 }
 
-/** Bare specifiers (`pkg`, `@scope/pkg/sub`) in import statements and dynamic imports. */
-const BARE_IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*['"]([^'"./][^'"]*)['"]|import\s*\(\s*['"]([^'"./][^'"]*)['"]\s*\)|import\s*['"]([^'"./][^'"]*)['"]/g;
-
 /** The package a bare specifier names: `@a/b/c` → `@a/b`, `x/y` → `x`. */
 function packageOf(specifier: string): string {
   const parts = specifier.split('/');
@@ -130,30 +127,19 @@ function installedVersion(name: string, fromDir: string): { version: string; pac
  * (except fisherflow itself, whose contract is versioned by `stageApiVersion`).
  */
 export function pluginCodeVersion(modulePath: string, plugin: StagePlugin): { hash: string; files: string[] } {
-  const closure = moduleClosure(modulePath);
-  const pkgFile = join(plugin.dir, 'package.json');
-  const files = existsSync(pkgFile) ? [...closure, pkgFile] : closure;
   const deps = new Map<string, string>();
   const depFiles: string[] = [];
-  for (const file of closure) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const m of text.matchAll(BARE_IMPORT_RE)) {
-      const spec = m[1] ?? m[2] ?? m[3];
-      if (isBuiltin(spec)) continue;
-      const name = packageOf(spec);
-      if (name === 'fisherflow' || name === plugin.name || deps.has(name)) continue;
-      const v = installedVersion(name, dirname(file));
-      deps.set(name, v.version);
-      if (v.packageJson) depFiles.push(v.packageJson);
-    }
-  }
+  const closure = moduleClosure(modulePath, (specifier, file) => {
+    if (isBuiltin(specifier)) return;
+    const name = packageOf(specifier);
+    if (name === 'fisherflow' || name === plugin.name || deps.has(name)) return;
+    const v = installedVersion(name, dirname(file));
+    deps.set(name, v.version);
+    if (v.packageJson) depFiles.push(v.packageJson);
+  });
+  const pkgFile = join(plugin.dir, 'package.json');
+  const files = existsSync(pkgFile) ? [...closure, pkgFile] : closure;
   const hash = hashFiles(files, plugin.dir);
   for (const [name, version] of [...deps].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}@${version}\0`);
   return { hash: hash.digest('hex').slice(0, 16), files: [...files, ...depFiles] };
 }
-

@@ -153,10 +153,14 @@ export class StageRegistry {
   }
 }
 
-const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|import\s*['"](\.{1,2}\/[^'"]+)['"]/g;
+/** Specifiers of import statements and dynamic imports: `./x.js`, `../y/index.js`, `pkg/sub`. */
+const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*['"]([^'"\s]+)['"]|import\s*\(\s*['"]([^'"\s]+)['"]\s*\)|import\s*['"]([^'"\s]+)['"]/g;
 
-/** A module and every local file it imports (relative specifiers), transitively; sorted. */
-export function moduleClosure(entry: string): string[] {
+/**
+ * A module and every local file it imports (relative specifiers), transitively; sorted. Other
+ * specifiers (packages, `node:` modules) are not followed; `onPackageImport` sees each of them.
+ */
+export function moduleClosure(entry: string, onPackageImport?: (specifier: string, file: string) => void): string[] {
   const seen = new Set<string>();
   const queue = [resolve(entry)];
   while (queue.length) {
@@ -171,6 +175,10 @@ export function moduleClosure(entry: string): string[] {
     }
     for (const m of text.matchAll(IMPORT_RE)) {
       const spec = m[1] ?? m[2] ?? m[3];
+      if (!spec.startsWith('./') && !spec.startsWith('../')) {
+        onPackageImport?.(spec, file);
+        continue;
+      }
       let target = resolve(dirname(file), spec);
       if (existsSync(target) && statSync(target).isDirectory()) target = join(target, 'index.js');
       queue.push(target);

@@ -57,6 +57,9 @@ test('status --json: every stale stage with its reasons as {kind, ...fields, tex
     ],
     second: [{ kind: 'upstream', stage: 'first', text: "upstream stage 'first' will rerun" }],
   });
+  // The new key where the inputs are known; none while an upstream stage has yet to rerun.
+  assert.match(changed.stages[0].key!, /^[0-9a-f]{64}$/);
+  assert.equal(changed.stages[1].key, null);
 });
 
 test('status --json: a result gone from the store, and the formatter behind every text', () => {
