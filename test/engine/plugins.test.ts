@@ -162,7 +162,12 @@ test('CLI: a package stage is cached, listed with its source, and reruns (past t
   const list = JSON.parse(cli(['stages', '--json'], { cwd: dir }).stdout) as Array<{ type: string; source: Record<string, unknown> }>;
   assert.deepEqual(list.find((s) => s.type === 'shout')!.source, { kind: 'plugin', plugin: 'fisherflow-stage-text', dir: 'node_modules/fisherflow-stage-text', name: 'fisherflow-stage-text', version: '1.2.0' });
   assert.deepEqual(list.find((s) => s.type === 'write')!.source, { kind: 'builtin' });
-  assert.match(cli(['stages'], { cwd: dir }).stdout, /^echo\s+plugin \.\/my-stages\s+writes its text$/m);
+  write(dir, { 'extra/hello/stage.js': stageSource('hello') });
+  const listed = cli(['stages'], { cwd: dir, env: { FISHERFLOW_STAGES_PATH: join(dir, 'extra') } }).stdout;
+  assert.match(listed, /^type\s+from\s+description\n/);
+  assert.match(listed, /^echo\s+plugin \.\/my-stages\s+writes its text$/m);
+  assert.match(listed, /^hello\s+FISHERFLOW_STAGES_PATH \S+\/extra\s+writes its text$/m);
+  assert.match(listed, /^write\s+built-in\s+Write a text/m);
 
   // The last run left a fast-path snapshot; an edit of the package's code must get past it.
   writeFileSync(join(dir, 'node_modules', 'fisherflow-stage-text', 'lib.js'), "export const suffix = '?';\n");
