@@ -1,8 +1,9 @@
 // The root of the installed fisherflow package (the folder holding its package.json), found from
-// this file's own location so that it holds in the repository, in dist/ and under node_modules.
-// A leaf module on purpose: shared model code (ml/) imports it, and what ml/ imports is part of
-// the code version of the stages that use it.
-import { existsSync } from 'node:fs';
+// this file's own location so that it holds in the repository, in dist/ and under node_modules,
+// and the package's version. A leaf module on purpose: shared model code (ml/) imports it, and
+// what ml/ imports is part of the code version of the stages that use it; stage workers import
+// it too, and should start fast.
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,3 +16,10 @@ export const PACKAGE_ROOT = (() => {
   }
   return dir;
 })();
+
+let version: string | undefined;
+/** fisherflow's version, from its package.json. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
+}

@@ -1,16 +1,11 @@
 // What a report stage learns about its pipeline.
-import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import type { PipelineSnapshot } from '../stage/api.js';
-import { PACKAGE_ROOT } from '../stage/registry.js';
+import { packageVersion } from '../package-root.js';
 import type { StagePlan } from '../plan/plan.js';
 import type { Workspace } from '../plan/workspace.js';
 
-let fisherflowVersion: string | undefined;
-export function packageVersion(): string {
-  if (!fisherflowVersion) fisherflowVersion = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  return fisherflowVersion;
-}
+export { packageVersion };
 
 export function pipelineSnapshot(ws: Workspace, plans: Map<string, StagePlan>): PipelineSnapshot {
   return {

@@ -6,7 +6,7 @@ import { isAbsolute, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UserError } from '../errors.js';
 import { STAGE_API_VERSION, type StageModule } from './api.js';
-import { packageVersion } from '../run/snapshot.js';
+import { packageVersion } from '../package-root.js';
 
 /** A stage file that cannot be used: exit 2, nothing ran. */
 export class StageLoadError extends UserError {}
