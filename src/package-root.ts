@@ -1,8 +1,7 @@
 // The root of the installed fisherflow package (the folder holding its package.json), found from
 // this file's own location so that it holds in the repository, in dist/ and under node_modules,
-// and the package's version. A leaf module on purpose: shared model code (ml/) imports it, and
-// what ml/ imports is part of the code version of the stages that use it; stage workers import
-// it too, and should start fast.
+// and the package's version. A leaf module on purpose: stage workers import it (through
+// load-module.ts), and should start fast.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -13,8 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { dirname, join } from 'node:path';
 import { numel } from './params.js';
 
 interface Addon {
@@ -35,7 +34,10 @@ export interface NativeBlasInfo {
   squares: string;
 }
 
-export const ADDON_PATH = join(PACKAGE_ROOT, 'native', 'blas', 'build', 'Release', 'fisherflow_blas.node');
+// The package's own folder, through its public `fisherflow/package.json` export (ml/ imports
+// nothing private from the engine).
+const PACKAGE_DIR = dirname(createRequire(import.meta.url).resolve('fisherflow/package.json'));
+export const ADDON_PATH = join(PACKAGE_DIR, 'native', 'blas', 'build', 'Release', 'fisherflow_blas.node');
 
 /** Optimised CBLAS libraries tried in order (not the reference libblas.so.3, which may be slow). */
 const DEFAULT_LIBRARIES = process.platform === 'darwin'

@@ -2,7 +2,7 @@
 // what it refuses) and the public test helper `runStage` (`fisherflow/testing`), in-process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initCommand } from '../../src/cli/commands/init.js';
@@ -11,6 +11,7 @@ import { defineStage, STAGE_API_VERSION, type StageModule } from 'fisherflow';
 import { runStage, StageTestError } from 'fisherflow/testing';
 import writeStage from '../../stages/write/stage.js';
 import copyStage from '../../stages/copy/stage.js';
+import { REPO_ROOT } from '../helpers/cli.js';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'ff-tools-'));
 
@@ -77,4 +78,20 @@ test('runStage runs a stage as the engine would: inputs checked, paths resolved,
   // A stage written for another stage API is refused, as when the engine loads it.
   const stale = { ...forgetful, stageApiVersion: 2 } as unknown as StageModule;
   await assert.rejects(runStage(stale, {}), /was written for stage API 2, but this fisherflow .* runs stages written for stage API 1/);
+});
+
+test('the built-in stages and ml/ use only the public API: no import reaches into src/', () => {
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : n.endsWith('.ts') ? [join(dir, n)] : []));
+  const sources = [...files(join(REPO_ROOT, 'stages')), ...files(join(REPO_ROOT, 'ml'))];
+  assert.ok(sources.length > 40);
+  const engine: string[] = [];
+  let publicImports = 0;
+  for (const f of sources) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+      if (/(^|\/)src\//.test(m[1]) || m[1].startsWith('fisherflow/')) engine.push(`${f.slice(REPO_ROOT.length + 1)}: ${m[1]}`);
+      if (m[1] === 'fisherflow') publicImports++;
+    }
+  }
+  assert.deepEqual(engine, []);
+  assert.ok(publicImports >= 9, 'every built-in stage imports the contract as fisherflow');
 });
