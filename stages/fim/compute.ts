@@ -83,6 +83,7 @@ export async function computeFim(examples: IndexedExample[], opts: FimComputeOpt
     const tReady = performance.now();
     const cpuReady = process.cpuUsage();
     opts.log?.(`backend ${info.backend}: ${info.device}; ${inProcess ? 'in-process' : `${runners.length} worker thread(s)`}`);
+    if (info.note) opts.log?.(info.note);
     const K = opts.chunks && opts.chunks > 1 ? Math.min(opts.chunks, examples.length) : 1;
     const n = examples.length;
     let done = 0;

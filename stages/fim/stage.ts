@@ -4,6 +4,7 @@ import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
+import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { writeSafetensors } from '../../ml/safetensors/format.js';
 import { FISHER_TYPES, type FisherType } from './fisher-types.js';
@@ -114,8 +115,7 @@ const stage: StageModule<FimInputs> = {
       fisherflow: 'fim', format_version: FIM_FORMAT_VERSION, fisher, examples: String(res.examples),
       samples: String(fisher === 'true' ? inp.samples ?? 1 : 0), seed: String(inp.seed ?? 0), batch_size: String(inp.batch_size ?? 4),
       model: portablePath(inp.model), model_sha256: mHash, data: portablePath(inp.data), data_sha256: dHash,
-      backend: res.info.backend, device: res.info.device, workers: String(res.workers),
-      ...(res.info.blas ? { blas: res.info.blas } : {}),
+      ...backendMetadata(res.info), workers: String(res.workers),
       chunks: String(res.chunks.length),
     };
     const toTensors = (m: Map<string, Float32Array>, shapes: Map<string, number[]>) =>
