@@ -70,7 +70,7 @@ const stage: StageModule<FimInputs> = {
       max_examples: { type: 'integer', minimum: 1, description: 'use only the first N rows of data' },
       backend: { enum: BACKEND_NAMES, default: 'auto' },
       chunks: { type: 'integer', minimum: 2, description: 'also write the Fisher of K disjoint chunks of the examples (for the overlap stage bootstrap)' },
-      workers: { type: 'integer', minimum: 0, description: 'worker threads, each with its own copy of the model (default: 0 with a native BLAS or a GPU; 2 on wasm alone on a multi-core CPU)' },
+      workers: { type: 'integer', minimum: 0, description: 'worker threads, each with its own copy of the model (default: 0 with a native BLAS or a GPU; 2 on wasm alone on a multi-core CPU; always 0 on webgpu)' },
       threads: { type: 'integer', minimum: 1, description: "native BLAS threads (default: the stage's CPU slots, resources.cpu)" },
     },
   },
