@@ -3,6 +3,7 @@
 // training steps. In CI this runs on Mesa's lavapipe (FISHERFLOW_REQUIRE_WEBGPU=1); elsewhere it
 // is skipped with the reason when Dawn finds no adapter.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { webgpuSkip } from '../helpers/webgpu.js';
 import { assertTensorsClose } from '../model/close.js';
 import { checkLogitsAndGrads, fixtureFisher, assertPyTorchFisher } from '../model/pytorch-reference.js';
@@ -14,8 +15,12 @@ test('webgpu: eval-mode logits, padded-batch loss and every gradient equal PyTor
   await checkLogitsAndGrads('webgpu');
 });
 
-test('webgpu: empirical Fisher (batch 4, sums and embedding squares on the device) equals the seed\'s calc_fim', { skip }, async () => {
-  assertPyTorchFisher(await fixtureFisher('webgpu', { fisher: 'empirical', batchSize: 4 }), 'empirical');
+test('webgpu: empirical Fisher (batch 4, sums and embedding squares on the device) equals the seed\'s calc_fim, bit for bit again', { skip }, async () => {
+  const first = await fixtureFisher('webgpu', { fisher: 'empirical', batchSize: 4 });
+  assertPyTorchFisher(first, 'empirical');
+  // No atomics in the sums (ml/bert/embedding-grads.ts): a second run gives identical bytes.
+  const again = await fixtureFisher('webgpu', { fisher: 'empirical', batchSize: 4 });
+  for (const [name, v] of first) assert.deepEqual(again.get(name), v, name);
 });
 
 test('webgpu: expected Fisher equals Σ_c p(c|x) g_c² from PyTorch', { skip }, async () => {
