@@ -11,7 +11,8 @@
 //   runtime/node.xz               the Node.js binary running this script, xz-compressed
 //   runtime/lib/libvulkan.so.1    the Vulkan loader (Debian's libvulkan1), which Dawn dlopens
 //   app/                          fisherflow as an install has it: package.json, bin/, dist/ (src,
-//                                 stages, ml, bench), schema/, pipelines/, data/, the native BLAS addon
+//                                 stages, ml, bench), schema/, pipelines/, data/, the native BLAS addon,
+//                                 bench/gpu/run.sh (the GPU measurements, bench/gpu.md)
 //   app/node_modules/PKG/         each runtime dependency bundled by esbuild into one minified file
 //                                 (Node resolves bare imports only in a node_modules folder)
 //   app/node_modules/webgpu/      the webgpu package with only its linux-x64 dawn.node (xz)
@@ -278,7 +279,7 @@ async function main() {
   const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const { name, version, description, license, type, engines } = rootPkg;
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name, version, description, license, type, engines, bin: rootPkg.bin }, null, 2) + '\n');
-  for (const part of ['bin', 'schema', 'pipelines', 'data', join('dist', 'src'), join('dist', 'stages'), join('dist', 'ml'), join('dist', 'bench')]) {
+  for (const part of ['bin', 'schema', 'pipelines', 'data', join('dist', 'src'), join('dist', 'stages'), join('dist', 'ml'), join('dist', 'bench'), join('bench', 'gpu', 'run.sh')]) {
     if (existsSync(join(ROOT, part))) cpSync(join(ROOT, part), join(app, part), { recursive: true, filter: (p) => !p.endsWith('.lock') });
   }
   const addon = join(ROOT, 'native', 'blas', 'build', 'Release', 'fisherflow_blas.node');

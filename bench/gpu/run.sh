@@ -2,7 +2,7 @@
 # Issue 18, item 4: every GPU figure in one run, on a GPU machine with no network and no Node.js,
 # from the portable bundle (`npm run bundle`, then copy bundle/fisherflow-linux-x64 there):
 #
-#   sh run.sh BUNDLE [OUT]       # OUT defaults to ./gpu-bench-<date>; about 6 minutes on one H200
+#   sh BUNDLE/app/bench/gpu/run.sh BUNDLE [OUT]    # OUT defaults to ./gpu-bench-<date>; ~6 minutes on one H200
 #
 # 1. the machine: nvidia-smi, CPU, the WebGPU adapter Dawn finds (through the bundled Vulkan loader);
 # 2. data: the seed notebook's 200 SST-2 rows (dev, shuffle seed 42), 512 training rows, tokenized
