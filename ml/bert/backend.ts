@@ -104,7 +104,8 @@ async function initWebgpu(opts: { hardwareOnly?: boolean } = {}): Promise<Backen
   const gpu = webgpu.create([]) as { requestAdapter(o?: { powerPreference?: string }): Promise<DawnAdapter | null> };
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    throw new StageInputError('backend: webgpu was asked for but no WebGPU adapter was found (no GPU, or no Vulkan driver/loader visible to Dawn; see VK_DRIVER_FILES)');
+    const why = 'no WebGPU adapter was found (no GPU, or no Vulkan driver/loader visible to Dawn; see VK_DRIVER_FILES)';
+    throw new StageInputError(opts.hardwareOnly ? why : `backend: webgpu was asked for but ${why}`);
   }
   const info = adapter.info ?? {};
   const name = describeAdapter(info);
