@@ -70,6 +70,15 @@ export function hostView(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
+/** sum + part, both disposed (a running sum keeps one tensor alive); part itself when sum is null. */
+function addDisposing(sum: tf.Tensor | null, part: tf.Tensor): tf.Tensor {
+  if (sum === null) return part;
+  const next = tf.add(sum, part);
+  sum.dispose();
+  part.dispose();
+  return next;
+}
+
 /**
  * Elements of the [b, O, I] per-example gradients formed at once on a GPU backend (256 MB): bounds
  * memory for large batches while keeping each product big enough to fill the device.
@@ -89,13 +98,7 @@ function batchedSquaredWeightGrad(dy2: tf.Tensor2D, xs: tf.Tensor2D, B: number, 
       const xc = tf.reshape(tf.slice(xs, [b0 * T, 0], [n * T, I]), [n, T, I]);
       return tf.sum(tf.square(tf.matMul(dyc, xc, true, false)), 0);
     });
-    if (sum === null) sum = part;
-    else {
-      const next: tf.Tensor = tf.add(sum, part);
-      sum.dispose();
-      part.dispose();
-      sum = next;
-    }
+    sum = addDisposing(sum, part);
   }
   return sum!;
 }
@@ -152,13 +155,7 @@ export function perExampleOps(P: ParamGetter, acc: SquaredGradSink): LayerOps {
                   const dyb = B === 1 ? dy2 : tf.slice(dy2, [b * T, 0], [T, O]);
                   const xb = B === 1 ? xs : tf.slice(xs, [b * T, 0], [T, I]);
                   const sq = tf.tidy(() => tf.square(tf.matMul(tf.transpose(dyb), xb)));
-                  if (wSum === null) wSum = sq;
-                  else {
-                    const next: tf.Tensor = tf.add(wSum, sq);
-                    wSum.dispose();
-                    sq.dispose();
-                    wSum = next;
-                  }
+                  wSum = addDisposing(wSum, sq);
                   bSq.push(tf.square(tf.sum(dyb, 0)));
                 }
                 acc.add(`${prefix}.weight`, [wSum!]);
