@@ -1,8 +1,9 @@
 // TensorFlow.js backend selection for the model stages.
 //
 // Order for 'auto': tfjs-node-gpu / tfjs-node ('tensorflow', only when installed: their install
-// downloads a native library, so they are optionalDependencies), then wasm (default on CPU), then
-// the pure-JS cpu backend. WebGPU is only used when asked for: it needs a GPU adapter and Dawn.
+// downloads a native library, so they are optionalDependencies), then WebGPU when the scheduler
+// assigned a GPU and Dawn finds a hardware adapter (never a software renderer such as lavapipe or
+// SwiftShader: on the CPU, wasm is faster), then wasm (default on CPU), then the pure-JS cpu backend.
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -13,12 +14,8 @@ import { enableNativeMatmul, setNativeBlasThreads, describeNativeBlas, loadNativ
 import { BACKEND_NAMES, type BackendName } from './backend-names.js';
 export { BACKEND_NAMES, type BackendName };
 
-export interface BackendInfo {
-  backend: string;
-  device: string;
-  /** wasm only: the native BLAS library doing the matrix products, or why there is none. */
-  blas?: string;
-}
+import type { BackendInfo } from './backend-info.js';
+export type { BackendInfo };
 
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
@@ -73,7 +70,30 @@ async function initCpu(): Promise<BackendInfo> {
   return { backend: 'cpu', device: `cpu (pure JS) ${cpuModel()}` };
 }
 
-async function initWebgpu(): Promise<BackendInfo> {
+interface DawnAdapterInfo { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }
+interface DawnAdapter { info?: DawnAdapterInfo }
+
+/** The adapter's name as Dawn reports it: vendor, architecture, device and driver description. */
+export function describeAdapter(i: DawnAdapterInfo): string {
+  const parts = [i.vendor, i.architecture, i.device, i.description].filter((p): p is string => Boolean(p && p.trim()));
+  return parts.join(' ').trim() || 'unnamed adapter';
+}
+
+/**
+ * A CPU implementation of Vulkan/WebGPU (Mesa's lavapipe/llvmpipe, SwiftShader, WARP): correct, but
+ * slower than wasm on the same CPU, so 'auto' never picks it. Dawn flags such adapters as fallback.
+ */
+export function isSoftwareAdapter(i: DawnAdapterInfo): boolean {
+  if (i.isFallbackAdapter) return true;
+  return /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic render/i.test(describeAdapter(i));
+}
+
+/**
+ * Dawn (the `webgpu` package) and tfjs's WebGPU backend. `hardwareOnly` (auto): a software
+ * adapter is refused with the reason. Dawn finds the Vulkan driver through the Vulkan loader
+ * (libvulkan.so.1) and its ICD files (VK_DRIVER_FILES overrides where they are looked for).
+ */
+async function initWebgpu(opts: { hardwareOnly?: boolean } = {}): Promise<BackendInfo> {
   let webgpu: { create: (opts: string[]) => unknown; globals: Record<string, unknown> };
   try {
     webgpu = await import('webgpu') as never;
@@ -81,18 +101,22 @@ async function initWebgpu(): Promise<BackendInfo> {
     throw new StageInputError(`backend: webgpu needs the optional packages "webgpu" and "@tensorflow/tfjs-backend-webgpu" (${(e as Error).message})`);
   }
   Object.assign(globalThis, webgpu.globals);
-  const gpu = webgpu.create([]) as { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string; device?: string } } | null> };
-  const adapter = await gpu.requestAdapter();
+  const gpu = webgpu.create([]) as { requestAdapter(o?: { powerPreference?: string }): Promise<DawnAdapter | null> };
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    throw new StageInputError('backend: webgpu was asked for but no WebGPU adapter was found (no GPU, or no Vulkan driver/loader visible to Dawn)');
+    const why = 'no WebGPU adapter was found (no GPU, or no Vulkan driver/loader visible to Dawn; see VK_DRIVER_FILES)';
+    throw new StageInputError(opts.hardwareOnly ? why : `backend: webgpu was asked for but ${why}`);
   }
+  const info = adapter.info ?? {};
+  const name = describeAdapter(info);
+  const software = isSoftwareAdapter(info);
+  if (software && opts.hardwareOnly) throw new StageInputError(`the only WebGPU adapter is a software renderer on the CPU (${name})`);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) throw new StageInputError('backend: webgpu adapter found but the tfjs webgpu backend failed to initialise');
+  if (!(await tf.setBackend('webgpu'))) throw new StageInputError(`backend: webgpu adapter ${name} found but the tfjs webgpu backend failed to initialise`);
   await tf.ready();
-  const i = adapter.info ?? {};
-  const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
-  return { backend: 'webgpu', device: `gpu (webgpu/Dawn) ${name || 'adapter'}` };
+  const device = software ? `cpu (webgpu/Dawn on a software adapter: ${name})` : `gpu (webgpu/Dawn) ${name}`;
+  return { backend: 'webgpu', device, adapter: name };
 }
 
 /** Threads for native CPU libraries: the stage's CPU slots (FISHERFLOW_CPUS, set by the executor), if known. */
@@ -128,8 +152,15 @@ export async function initBackend(prefer: BackendName = 'auto', opts: { gpu?: bo
   } else {
     // With a GPU assigned by the scheduler, 'auto' tries the GPU paths first and falls back.
     info = await tryTensorflow();
-    if (!info && opts.gpu) info = await initWebgpu().catch(() => null);
+    let note: string | undefined;
+    if (!info && opts.gpu) {
+      info = await initWebgpu({ hardwareOnly: true }).catch((e: Error) => {
+        note = `webgpu not used: ${e.message}`;
+        return null;
+      });
+    }
     info ??= (await initWasm(opts.threads).catch(() => null)) ?? (await initCpu());
+    if (note) info = { ...info, note };
   }
   current = info;
   return info;

@@ -13,6 +13,8 @@ import type { Batch } from './batch.js';
 import { loadCheckpoint } from '../checkpoint/load.js';
 import { writeSafetensors } from '../safetensors/format.js';
 import { nativeMatmulActive } from './native-blas.js';
+import { embeddingGradsOnDevice } from './embedding-grads.js';
+import { backendIsCpu } from '../optim/adamw.js';
 
 /** HF's extended attention mask adds torch.finfo(float32).min at padded keys. */
 const MASK_VALUE = -3.4028234663852886e38;
@@ -87,20 +89,20 @@ export function attentionCore(scale: number): (q: tf.Tensor, k: tf.Tensor, v: tf
 export type ParamGetter = (name: string) => tf.Tensor;
 
 /**
- * Linear layer y = x Wᵀ + b. With native BLAS (ml/bert/native-blas.ts) every layout is one
- * sgemm. Otherwise it is written with 2-D, non-transposed matmuls only: tfjs-backend-wasm
+ * Linear layer y = x Wᵀ + b. With native BLAS (ml/bert/native-blas.ts) or on a GPU backend every
+ * layout is one kernel. Otherwise it is written with 2-D, non-transposed matmuls only: tfjs-backend-wasm
  * sends matMul with transposeA/transposeB (which tfjs's own matMul gradient uses) and batched
  * matmuls to a naive loop 10-20× slower than its XNNPACK path. Forward is then (W xᵀ)ᵀ, so the
  * weight is never copied or transposed; only the small activations are.
  */
 export function linearForward(x2: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor): tf.Tensor2D {
-  if (nativeMatmulActive()) return tf.add(tf.matMul(x2, W, false, true), b) as tf.Tensor2D;
+  if (nativeMatmulActive() || !backendIsCpu()) return tf.add(tf.matMul(x2, W, false, true), b) as tf.Tensor2D;
   return tf.add(tf.transpose(tf.matMul(W, tf.transpose(x2))), b) as tf.Tensor2D;
 }
 
 /** dyᵀ x (a linear layer's weight gradient from [N, O] and [N, I]) in the fastest layout. */
 export function weightGrad(dy2: tf.Tensor2D, x2: tf.Tensor2D): tf.Tensor2D {
-  if (nativeMatmulActive()) return tf.matMul(dy2, x2, true, false);
+  if (nativeMatmulActive() || !backendIsCpu()) return tf.matMul(dy2, x2, true, false);
   return tf.matMul(tf.transpose(dy2), x2);
 }
 
@@ -331,10 +333,11 @@ export class BertForSequenceClassification {
 
   /**
    * Mean cross-entropy over the rows with a label and the gradient of every parameter, in HF
-   * layout. Embedding gradients are scattered in JS from the gradient of the embedding sum, with
-   * the padding row left at zero as nn.Embedding(padding_idx) does.
+   * layout. Embedding gradients come from the gradient of the embedding sum, with the padding row
+   * left at zero as nn.Embedding(padding_idx) does: scattered in JS on the CPU backends, with
+   * backend ops on GPU backends (whose only reads are the loss and logits, asynchronous).
    */
-  lossAndGrads(batch: Batch, opts: ForwardOptions = {}): { loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> } {
+  async lossAndGrads(batch: Batch, opts: ForwardOptions = {}): Promise<{ loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> }> {
     const cfg = this.config;
     const { batchSize: B, seqLen: L } = batch;
     const H = cfg.hidden_size;
@@ -351,15 +354,21 @@ export class BertForSequenceClassification {
       return tf.div(tf.sum(crossEntropyRows(logits, batch.labels)), valid) as tf.Scalar;
     };
     const { value, grads } = tf.valueAndGrads(f)([emb, ...names.map((n) => this.params.get(n)!)]);
-    const loss = value.dataSync()[0];
-    value.dispose();
-    const logits = (logitsT as unknown as tf.Tensor2D).dataSync() as Float32Array;
-    (logitsT as unknown as tf.Tensor2D).dispose();
-    const out = new Map<string, tf.Tensor>();
-    const dEmb = grads[0].dataSync() as Float32Array;
-    grads[0].dispose();
     emb.dispose();
     mask.dispose();
+    const out = new Map<string, tf.Tensor>();
+    names.forEach((n, i) => out.set(n, grads[i + 1]));
+    if (!backendIsCpu()) {
+      for (const [n, g] of embeddingGradsOnDevice(grads[0] as tf.Tensor3D, batch, cfg, false)) out.set(n, g);
+      grads[0].dispose();
+    }
+    const lt = logitsT as unknown as tf.Tensor2D;
+    const [lossData, logits] = await Promise.all([value.data(), lt.data() as Promise<Float32Array>]);
+    value.dispose();
+    lt.dispose();
+    if (!backendIsCpu()) return { loss: lossData[0], logits, grads: this.inParamOrder(out) };
+    const dEmb = await grads[0].data() as Float32Array;
+    grads[0].dispose();
     // Scatter-add the embedding-sum gradient into the three tables.
     const V = cfg.vocab_size;
     const dWord = new Float32Array(V * H);
@@ -383,20 +392,27 @@ export class BertForSequenceClassification {
     out.set('bert.embeddings.word_embeddings.weight', tf.tensor2d(dWord, [V, H]));
     out.set('bert.embeddings.position_embeddings.weight', tf.tensor2d(dPos, [cfg.max_position_embeddings, H]));
     out.set('bert.embeddings.token_type_embeddings.weight', tf.tensor2d(dType, [cfg.type_vocab_size, H]));
-    names.forEach((n, i) => out.set(n, grads[i + 1]));
-    // Return in named_parameters order.
-    const ordered = new Map<string, tf.Tensor>();
-    for (const n of this.params.keys()) ordered.set(n, out.get(n)!);
-    return { loss, logits, grads: ordered };
+    return { loss: lossData[0], logits, grads: this.inParamOrder(out) };
   }
 
-  /** config.json (HF-loadable) + model.safetensors, and the tokenizer files if given a folder. */
-  async save(dir: string, opts: { tokenizerDir?: string } = {}): Promise<void> {
+  /** The same map in named_parameters order. */
+  private inParamOrder(grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+    const ordered = new Map<string, tf.Tensor>();
+    for (const n of this.params.keys()) ordered.set(n, grads.get(n)!);
+    return ordered;
+  }
+
+  /**
+   * config.json (HF-loadable) + model.safetensors, and the tokenizer files if given a folder.
+   * `metadata`: extra string entries for the safetensors header (e.g. the backend and device).
+   */
+  async save(dir: string, opts: { tokenizerDir?: string; metadata?: Record<string, string> } = {}): Promise<void> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson(this.config), null, 2) + '\n');
-    const tensors = [...this.params].map(([name, v]) => ({ name, shape: v.shape, data: v.dataSync() as Float32Array }));
+    // Asynchronous reads: GPU backends have no synchronous one in Node.
+    const tensors = await Promise.all([...this.params].map(async ([name, v]) => ({ name, shape: v.shape, data: await v.data() as Float32Array })));
     // transformers refuses safetensors files whose metadata lacks format "pt".
-    writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    writeSafetensors(join(dir, 'model.safetensors'), tensors, { ...opts.metadata, format: 'pt' });
     if (opts.tokenizerDir) {
       for (const f of TOKENIZER_FILES) {
         const src = join(opts.tokenizerDir, f);

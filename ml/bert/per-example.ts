@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linearForward, normalise, layerNormInputGrad, type LayerOps, type ParamGetter } from './model.js';
 import { nativeMatmulActive, nativeSquaresUsable, nativeSquaredGradAccum } from './native-blas.js';
+import { backendIsCpu } from '../optim/adamw.js';
 
 /** Where per-layer Σ_b (per-example gradient)² goes; called inside the backward pass. */
 export interface SquaredGradSink {
@@ -69,6 +70,39 @@ export function hostView(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
+/** sum + part, both disposed (a running sum keeps one tensor alive); part itself when sum is null. */
+function addDisposing(sum: tf.Tensor | null, part: tf.Tensor): tf.Tensor {
+  if (sum === null) return part;
+  const next = tf.add(sum, part);
+  sum.dispose();
+  part.dispose();
+  return next;
+}
+
+/**
+ * Elements of the [b, O, I] per-example gradients formed at once on a GPU backend (256 MB): bounds
+ * memory for large batches while keeping each product big enough to fill the device.
+ */
+const GPU_SQUARES_CHUNK = 1 << 26;
+
+/** Σ_b (dy_bᵀ x_b)² as batched matmuls (GPU backends), for dy [B·T, O] and x [B·T, I]. */
+function batchedSquaredWeightGrad(dy2: tf.Tensor2D, xs: tf.Tensor2D, B: number, T: number): tf.Tensor {
+  const O = dy2.shape[1];
+  const I = xs.shape[1];
+  const per = Math.max(1, Math.floor(GPU_SQUARES_CHUNK / (O * I)));
+  let sum: tf.Tensor | null = null;
+  for (let b0 = 0; b0 < B; b0 += per) {
+    const n = Math.min(per, B - b0);
+    const part = tf.tidy(() => {
+      const dyc = tf.reshape(tf.slice(dy2, [b0 * T, 0], [n * T, O]), [n, T, O]);
+      const xc = tf.reshape(tf.slice(xs, [b0 * T, 0], [n * T, I]), [n, T, I]);
+      return tf.sum(tf.square(tf.matMul(dyc, xc, true, false)), 0);
+    });
+    sum = addDisposing(sum, part);
+  }
+  return sum!;
+}
+
 /**
  * dy W. On wasm, XNNPACK packs the right-hand operand of a matmul and caches the packed copy
  * until that tensor is disposed: with the weight itself as operand, every weight would keep a
@@ -98,6 +132,7 @@ export function perExampleOps(P: ParamGetter, acc: SquaredGradSink): LayerOps {
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
             const xs = saved[0] as tf.Tensor2D;
             const dy2 = tf.reshape(dy, [B * T, O]) as tf.Tensor2D;
+            const biasSquares = (): tf.Tensor => tf.sum(tf.square(tf.sum(tf.reshape(dy2, [B, T, O]), 1)), 0);
             // Own tidy: the tape frees backward intermediates only when the whole pass ends, and
             // B squared weight gradients per layer would pile up until then.
             tf.tidy(() => {
@@ -105,8 +140,12 @@ export function perExampleOps(P: ParamGetter, acc: SquaredGradSink): LayerOps {
                 // Pooler and classifier: one position, each example's gradient is an outer product.
                 acc.add(`${prefix}.weight`, [tf.matMul(tf.transpose(tf.square(dy2)), tf.square(xs))]);
                 acc.add(`${prefix}.bias`, [tf.sum(tf.square(dy2), 0)]);
+              } else if (!backendIsCpu()) {
+                // GPU backends: batched products, no per-example loop.
+                acc.add(`${prefix}.weight`, [batchedSquaredWeightGrad(dy2, xs, B, T)]);
+                acc.add(`${prefix}.bias`, [biasSquares()]);
               } else if (acc.addSquaredLinear?.(`${prefix}.weight`, dy2, xs, B)) {
-                acc.add(`${prefix}.bias`, [tf.sum(tf.square(tf.sum(tf.reshape(dy2, [B, T, O]), 1)), 0)]);
+                acc.add(`${prefix}.bias`, [biasSquares()]);
               } else {
                 // 2-D matmuls per example (see linearForward for why not one batched matmul), summed
                 // as they come so that one squared weight gradient at a time is alive.
@@ -116,13 +155,7 @@ export function perExampleOps(P: ParamGetter, acc: SquaredGradSink): LayerOps {
                   const dyb = B === 1 ? dy2 : tf.slice(dy2, [b * T, 0], [T, O]);
                   const xb = B === 1 ? xs : tf.slice(xs, [b * T, 0], [T, I]);
                   const sq = tf.tidy(() => tf.square(tf.matMul(tf.transpose(dyb), xb)));
-                  if (wSum === null) wSum = sq;
-                  else {
-                    const next: tf.Tensor = tf.add(wSum, sq);
-                    wSum.dispose();
-                    sq.dispose();
-                    wSum = next;
-                  }
+                  wSum = addDisposing(wSum, sq);
                   bSq.push(tf.square(tf.sum(dyb, 0)));
                 }
                 acc.add(`${prefix}.weight`, [wSum!]);

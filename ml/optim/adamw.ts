@@ -142,13 +142,13 @@ export class AdamW {
     });
   }
 
-  /** Moments keyed `NAME.exp_avg` / `NAME.exp_avg_sq`, as float32 data (copies for the tensor path). */
-  stateArrays(): Array<{ name: string; shape: number[]; data: Float32Array }> {
+  /** Moments keyed `NAME.exp_avg` / `NAME.exp_avg_sq`, as float32 data (copies for the tensor path, read asynchronously). */
+  async stateArrays(): Promise<Array<{ name: string; shape: number[]; data: Float32Array }>> {
     const out: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
     for (const [name, p] of this.params) {
       for (const [suffix, src] of [['exp_avg', this.expAvg], ['exp_avg_sq', this.expAvgSq]] as const) {
         const mo = src.get(name)!;
-        out.push({ name: `${name}.${suffix}`, shape: p.shape, data: mo instanceof Float32Array ? mo : (mo.dataSync() as Float32Array) });
+        out.push({ name: `${name}.${suffix}`, shape: p.shape, data: mo instanceof Float32Array ? mo : (await mo.data() as Float32Array) });
       }
     }
     return out;

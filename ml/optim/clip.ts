@@ -16,10 +16,25 @@ export function globalGradNorm(grads: Map<string, tf.Tensor>): number {
     }
     return Math.sqrt(total);
   }
-  const t = tf.tidy(() => tf.norm(tf.stack([...grads.values()].map((g) => tf.norm(tf.reshape(g, [-1]), 2))), 2));
+  const t = normOnBackend(grads);
   const n = t.dataSync()[0];
   t.dispose();
   return n;
+}
+
+function normOnBackend(grads: Map<string, tf.Tensor>): tf.Tensor {
+  return tf.tidy(() => tf.norm(tf.stack([...grads.values()].map((g) => tf.norm(tf.reshape(g, [-1]), 2))), 2));
+}
+
+/** globalGradNorm with an asynchronous read on GPU backends (webgpu has no synchronous one in Node). */
+export async function readGlobalGradNorm(grads: Map<string, tf.Tensor>): Promise<number> {
+  if (grads.size === 0 || backendIsCpu()) return globalGradNorm(grads);
+  const t = normOnBackend(grads);
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
 }
 
 /** torch's factor: min(1, max_norm / (total_norm + 1e-6)); 1 when clipping is off (max_norm 0 or ∞). */

@@ -65,7 +65,9 @@ function deal(examples: IndexedExample[], n: number): IndexedExample[][] {
 
 export async function computeFim(examples: IndexedExample[], opts: FimComputeOptions): Promise<FimResult> {
   if (examples.length === 0) throw new StageInputError('data: no examples to compute a Fisher over');
-  const nWorkers = Math.min(opts.workers ?? defaultWorkers(opts.backend, opts.gpu), examples.length);
+  // One thread on webgpu whatever `workers` says: the device parallelises, and each thread would
+  // hold its own Dawn device and model copy.
+  const nWorkers = opts.backend === 'webgpu' ? 0 : Math.min(opts.workers ?? defaultWorkers(opts.backend, opts.gpu), examples.length);
   const inProcess = nWorkers === 0;
   const shapes = parameterShapes(readConfig(opts.modelDir));
   // One set of sums that every thread adds into.
@@ -83,6 +85,7 @@ export async function computeFim(examples: IndexedExample[], opts: FimComputeOpt
     const tReady = performance.now();
     const cpuReady = process.cpuUsage();
     opts.log?.(`backend ${info.backend}: ${info.device}; ${inProcess ? 'in-process' : `${runners.length} worker thread(s)`}`);
+    if (info.note) opts.log?.(info.note);
     const K = opts.chunks && opts.chunks > 1 ? Math.min(opts.chunks, examples.length) : 1;
     const n = examples.length;
     let done = 0;

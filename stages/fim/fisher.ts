@@ -5,6 +5,7 @@ import { StageInputError } from 'fisherflow';
 import { forwardFromEmbeddings, crossEntropyRows, type BertForSequenceClassification } from '../../ml/bert/model.js';
 import { makeBatch, type TokenizedRow } from '../../ml/bert/batch.js';
 import { perExampleOps, DeviceSums, HostSink, type SquaredGradSink } from '../../ml/bert/per-example.js';
+import { embeddingGradsOnDevice, WORD_EMBEDDINGS as WORD, POSITION_EMBEDDINGS as POS, TYPE_EMBEDDINGS as TYPE } from '../../ml/bert/embedding-grads.js';
 import { parameterShapes } from '../../ml/bert/params.js';
 import { HostAccumulator } from './accumulator.js';
 import { exampleRandom } from './random.js';
@@ -26,8 +27,9 @@ export interface FisherOptions {
   into?: HostAccumulator;
   /**
    * 'host': read each layer's squared gradients back into `into` during the backward pass (wasm,
-   * cpu: cheap, and no model-sized sums inside the backend). 'device': keep sums as backend
-   * tensors until the end (GPU backends: no per-layer synchronisation).
+   * cpu: cheap, and no model-sized sums inside the backend). 'device': keep every sum, the
+   * embedding tables' included, as backend tensors and read them once at the end (GPU backends:
+   * asynchronous reads only, no per-layer or per-example round trip).
    */
   accumulate?: 'host' | 'device';
 }
@@ -40,10 +42,6 @@ export interface FisherSums {
   sums: Map<string, Float32Array>;
   examples: number;
 }
-
-const WORD = 'bert.embeddings.word_embeddings.weight';
-const POS = 'bert.embeddings.position_embeddings.weight';
-const TYPE = 'bert.embeddings.token_type_embeddings.weight';
 
 /** One row of the backward pass: an example with a label and a weight on its squared gradient. */
 interface PlannedRow { example: IndexedExample; label: number; weight: number }
@@ -61,7 +59,33 @@ function softmax64(logits: Float32Array, off: number, C: number): number[] {
   return e.map((x) => x / s);
 }
 
-export function fisherSums(model: BertForSequenceClassification, examples: IndexedExample[], opts: FisherOptions): FisherSums {
+/**
+ * Sets each planned row's label and weight from the model's logits (fisher true/expected; for
+ * empirical only the check): `stride` logit rows per example, the first of them used.
+ */
+function assignLabels(logits: Float32Array, stride: number, group: IndexedExample[], rows: PlannedRow[], reps: number, C: number, opts: FisherOptions): void {
+  for (let g = 0; g < group.length; g++) {
+    const off = g * stride * C;
+    for (let c = 0; c < C; c++) {
+      if (!Number.isFinite(logits[off + c])) throw new StageInputError(`data row ${group[g].index + 1}: the model's logits are not finite (${logits[off + c]})`);
+    }
+    if (opts.fisher === 'empirical') continue;
+    const p = softmax64(logits, off, C);
+    if (opts.fisher === 'expected') {
+      for (let c = 0; c < C; c++) { rows[g * reps + c].label = c; rows[g * reps + c].weight = p[c]; }
+    } else {
+      const u = exampleRandom(opts.seed, group[g].index);
+      for (let k = 0; k < reps; k++) {
+        let r = u(), c = 0;
+        while (c < C - 1 && r >= p[c]) { r -= p[c]; c++; }
+        rows[g * reps + k].label = c;
+        rows[g * reps + k].weight = 1 / reps;
+      }
+    }
+  }
+}
+
+export async function fisherSums(model: BertForSequenceClassification, examples: IndexedExample[], opts: FisherOptions): Promise<FisherSums> {
   const cfg = model.config;
   const C = cfg.num_labels;
   const H = cfg.hidden_size;
@@ -79,60 +103,67 @@ export function fisherSums(model: BertForSequenceClassification, examples: Index
   // Similar lengths together: less padding work (padding does not change the result).
   const order = [...examples].sort((a, b) => a.row.input_ids.length - b.row.input_ids.length || a.index - b.index);
   const bs = Math.max(1, Math.floor(opts.batchSize));
+  // Device mode: a scalar computed at the end of the previous batch, awaited once the next batch
+  // is queued, so the GPU always has work while progress reports count finished examples.
+  let previous: { done: tf.Tensor; examples: number } | null = null;
+  const finishPrevious = async (): Promise<void> => {
+    if (!previous) return;
+    const { done, examples: n } = previous;
+    previous = null;
+    try { await done.data(); } finally { done.dispose(); }
+    opts.onExamples?.(n);
+  };
   try {
     for (let start = 0; start < order.length; start += bs) {
       if (opts.signal?.aborted) throw new Error('aborted');
       const group = order.slice(start, start + bs);
       // Rows: each example once per label it contributes with; labels of fisher true/expected are
-      // decided from the logits inside the forward pass, before the backward needs them.
+      // decided from the model's logits before the backward pass needs them.
       const rows: PlannedRow[] = [];
       for (const ex of group) for (let k = 0; k < reps; k++) rows.push({ example: ex, label: labelOf(ex), weight: 1 });
+      if (device && opts.fisher !== 'empirical') {
+        // tfjs's gradient call cannot wait for an asynchronous read inside the forward pass, so
+        // on a GPU backend the labels come from a forward pass of their own.
+        const pre = model.logits(makeBatch(group.map((ex) => ex.row), { padId: cfg.pad_token_id }));
+        try { assignLabels(await pre.data() as Float32Array, 1, group, rows, reps, C, opts); } finally { pre.dispose(); }
+      }
       const batch = makeBatch(rows.map((r) => r.example.row), { padId: cfg.pad_token_id });
       const { batchSize: R, seqLen: L } = batch;
       const emb = model.embeddingSum(batch);
       const mask = tf.tensor2d(batch.attentionMask, [R, L], 'int32');
-      let logits: Float32Array = new Float32Array(0);
       const f = (e: tf.Tensor): tf.Scalar => {
         const lt = forwardFromEmbeddings(cfg, e as tf.Tensor3D, mask, perExampleOps(P, acc));
-        logits = lt.dataSync() as Float32Array;
-        for (let g = 0; g < group.length; g++) {
-          const off = g * reps * C;
-          for (let c = 0; c < C; c++) {
-            if (!Number.isFinite(logits[off + c])) throw new StageInputError(`data row ${group[g].index + 1}: the model's logits are not finite (${logits[off + c]})`);
-          }
-          if (opts.fisher === 'empirical') continue;
-          const p = softmax64(logits, off, C);
-          if (opts.fisher === 'expected') {
-            for (let c = 0; c < C; c++) { rows[g * reps + c].label = c; rows[g * reps + c].weight = p[c]; }
-          } else {
-            const u = exampleRandom(opts.seed, group[g].index);
-            for (let k = 0; k < reps; k++) {
-              let r = u(), c = 0;
-              while (c < C - 1 && r >= p[c]) { r -= p[c]; c++; }
-              rows[g * reps + k].label = c;
-              rows[g * reps + k].weight = 1 / reps;
-            }
-          }
-        }
+        // Host mode (CPU backends): reading the logits here is a copy, no extra forward pass.
+        if (!device) assignLabels(lt.dataSync() as Float32Array, reps, group, rows, reps, C, opts);
         const ce = crossEntropyRows(lt, Int32Array.from(rows, (r) => r.label));
         // √weight on the loss gives weight × squared gradient.
         const sw = tf.tensor1d(rows.map((r) => Math.sqrt(r.weight)));
         return tf.sum(tf.mul(ce, sw)) as tf.Scalar;
       };
       const [dEmbT] = tf.grads(f)([emb]);
-      const dEmb = dEmbT.dataSync() as Float32Array;
-      dEmbT.dispose();
       emb.dispose();
       mask.dispose();
-      scatterEmbeddingSquares(dEmb, batch.inputIds, batch.tokenTypeIds, R, L, H, cfg.pad_token_id, rows, host);
-      opts.onExamples?.(group.length);
+      if (device) {
+        tf.tidy(() => { for (const [name, t] of embeddingGradsOnDevice(dEmbT as tf.Tensor3D, batch, cfg, true)) device.add(name, [t]); });
+        const done = tf.sum(dEmbT);
+        dEmbT.dispose();
+        await finishPrevious();
+        previous = { done, examples: group.length };
+      } else {
+        const dEmb = dEmbT.dataSync() as Float32Array;
+        dEmbT.dispose();
+        scatterEmbeddingSquares(dEmb, batch.inputIds, batch.tokenTypeIds, R, L, H, cfg.pad_token_id, rows, host);
+        opts.onExamples?.(group.length);
+      }
     }
-    if (device) for (const [name, t] of device.tensors) host.add(name, t.dataSync() as Float32Array);
+    await finishPrevious();
+    if (device) for (const [name, t] of device.tensors) host.add(name, await t.data() as Float32Array);
     // Σ of squares is non-negative; a NaN/∞ in the sums came from one example's gradient: the
     // caller re-runs example by example to name it (checking every batch would cost a pass over
     // all sums).
     return { sums: host.views, examples: examples.length };
   } finally {
+    (previous as { done: tf.Tensor } | null)?.done.dispose();
     device?.dispose();
   }
 }

@@ -26,10 +26,10 @@ export function accumulateMode(backend: string): 'host' | 'device' {
   return backend === 'webgpu' || backend === 'tensorflow' || backend === 'webgl' ? 'device' : 'host';
 }
 
-function locate(model: BertForSequenceClassification, examples: IndexedExample[], opts: FisherJobOptions): number | null {
+async function locate(model: BertForSequenceClassification, examples: IndexedExample[], opts: FisherJobOptions): Promise<number | null> {
   for (const ex of examples) {
     try {
-      if (allFinite(fisherSums(model, [ex], { ...opts, batchSize: 1, accumulate: 'host' }).sums) !== null) return ex.index;
+      if (allFinite((await fisherSums(model, [ex], { ...opts, batchSize: 1 })).sums) !== null) return ex.index;
     } catch (e) {
       if (e instanceof StageInputError) return ex.index;
       throw e;
@@ -48,7 +48,7 @@ export class InProcessRunner implements FisherRunner {
   }
 
   async run(examples: IndexedExample[], onExamples: (n: number) => void, signal?: AbortSignal): Promise<void> {
-    fisherSums(this.model, examples, { ...this.opts, onExamples, signal, into: this.sums });
+    await fisherSums(this.model, examples, { ...this.opts, onExamples, signal, into: this.sums });
   }
 
   async locateNonFinite(examples: IndexedExample[]): Promise<number | null> {

@@ -4,6 +4,7 @@ import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
+import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { writeSafetensors } from '../../ml/safetensors/format.js';
 import { FISHER_TYPES, type FisherType } from './fisher-types.js';
@@ -70,7 +71,7 @@ const stage = defineStage<FimInputs>({
       max_examples: { type: 'integer', minimum: 1, description: 'use only the first N rows of data' },
       backend: { enum: BACKEND_NAMES, default: 'auto' },
       chunks: { type: 'integer', minimum: 2, description: 'also write the Fisher of K disjoint chunks of the examples (for the overlap stage bootstrap)' },
-      workers: { type: 'integer', minimum: 0, description: 'worker threads, each with its own copy of the model (default: 0 with a native BLAS or a GPU; 2 on wasm alone on a multi-core CPU)' },
+      workers: { type: 'integer', minimum: 0, description: 'worker threads, each with its own copy of the model (default: 0 with a native BLAS or a GPU; 2 on wasm alone on a multi-core CPU; always 0 on webgpu)' },
       threads: { type: 'integer', minimum: 1, description: "native BLAS threads (default: the stage's CPU slots, resources.cpu)" },
     },
   },
@@ -115,8 +116,7 @@ const stage = defineStage<FimInputs>({
       fisherflow: 'fim', format_version: FIM_FORMAT_VERSION, fisher, examples: String(res.examples),
       samples: String(fisher === 'true' ? inp.samples ?? 1 : 0), seed: String(inp.seed ?? 0), batch_size: String(inp.batch_size ?? 4),
       model: portablePath(inp.model), model_sha256: mHash, data: portablePath(inp.data), data_sha256: dHash,
-      backend: res.info.backend, device: res.info.device, workers: String(res.workers),
-      ...(res.info.blas ? { blas: res.info.blas } : {}),
+      ...backendMetadata(res.info), workers: String(res.workers),
       chunks: String(res.chunks.length),
     };
     const toTensors = (m: Map<string, Float32Array>, shapes: Map<string, number[]>) =>

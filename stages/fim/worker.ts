@@ -19,14 +19,14 @@ try {
   const into = HostAccumulator.attach(setup.sums);
   const accumulate = accumulateMode(info.backend);
   port.postMessage({ type: 'ready', info });
-  port.on('message', (msg: { type: string; examples: IndexedExample[] }) => {
+  port.on('message', async (msg: { type: string; examples: IndexedExample[] }) => {
     try {
       if (msg.type === 'run') {
         // Adds into the shared sums (SharedArrayBuffer from the main thread): nothing model-sized is sent back.
-        const { examples } = fisherSums(model, msg.examples, { ...setup.fisher, accumulate, into, onExamples: (n) => port.postMessage({ type: 'progress', n }) });
+        const { examples } = await fisherSums(model, msg.examples, { ...setup.fisher, accumulate, into, onExamples: (n) => port.postMessage({ type: 'progress', n }) });
         port.postMessage({ type: 'done', examples });
       } else if (msg.type === 'locate') {
-        port.postMessage({ type: 'located', index: locateNonFiniteInModel(model, msg.examples, setup.fisher) });
+        port.postMessage({ type: 'located', index: await locateNonFiniteInModel(model, msg.examples, { ...setup.fisher, accumulate }) });
       }
     } catch (e) { fail(e); }
   });

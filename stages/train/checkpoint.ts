@@ -37,7 +37,7 @@ export async function saveEpochCheckpoint(workDir: string, state: TrainerState, 
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   await model.save(tmp);
-  writeSafetensors(join(tmp, 'optimizer.safetensors'), optimizer.stateArrays(), { step: String(optimizer.stepCount) });
+  writeSafetensors(join(tmp, 'optimizer.safetensors'), await optimizer.stateArrays(), { step: String(optimizer.stepCount) });
   writeFileSync(join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);

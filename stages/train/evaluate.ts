@@ -46,7 +46,7 @@ export async function evaluate(
     const batch: Batch = makeBatch(chunk, { padTo: opts.padTo, padId: opts.padId });
     const t = model.logits(batch, { training: false });
     const [n, k] = t.shape;
-    const logits = t.dataSync();
+    const logits = await t.data(); // asynchronous: GPU backends have no synchronous read in Node
     t.dispose();
     const ce = crossEntropyRows(logits, batch.labels, k);
     for (let i = 0; i < n; i++) {

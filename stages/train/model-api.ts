@@ -6,8 +6,8 @@ import type { Batch } from '../../ml/bert/batch.js';
 export interface TrainableModel {
   /** HF parameter names → variables. */
   params: Map<string, tf.Variable>;
-  lossAndGrads(batch: Batch, opts?: { training?: boolean; seed?: number }): { loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> };
+  lossAndGrads(batch: Batch, opts?: { training?: boolean; seed?: number }): Promise<{ loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> }>;
   logits(batch: Batch, opts?: { training?: boolean; seed?: number }): tf.Tensor2D;
-  save(dir: string, opts?: { tokenizerDir?: string }): Promise<void>;
+  save(dir: string, opts?: { tokenizerDir?: string; metadata?: Record<string, string> }): Promise<void>;
   dispose(): void;
 }

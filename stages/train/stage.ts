@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { defineStage, StageInputError } from 'fisherflow';
 import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
 import { resolveConfig, type BertConfig } from '../../ml/bert/config.js';
+import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { checkRows } from './check-rows.js';
 import { checkTrainInputs, settingsFrom, trainInputSchema, type TrainInputs } from './inputs.js';
 import { tokenizerVocabSize } from './tokenizer-vocab.js';
@@ -52,8 +53,10 @@ const stage = defineStage<TrainInputs>({
     const { initBackend } = await import('../../ml/bert/backend.js');
     const { BertForSequenceClassification } = await import('../../ml/bert/model.js');
     const { runTraining } = await import('./trainer.js');
-    const backend = await initBackend(inputs.backend ?? 'auto');
+    // A GPU assigned by the scheduler (resources gpu: optional) makes 'auto' try GPU backends first.
+    const backend = await initBackend(inputs.backend ?? 'auto', { gpu: ctx.device.gpus.length > 0 });
     ctx.log(`backend ${backend.backend}: ${backend.device}${ctx.device.gpus.length ? ` (assigned GPU ${ctx.device.gpus.join(',')})` : ''}`);
+    if (backend.note) ctx.log(backend.note);
 
     const tokVocab = inputs.tokenizer !== undefined ? tokenizerVocabSize(inputs.tokenizer) : undefined;
     const cfg = effectiveConfig(inputs, tokVocab);
@@ -94,7 +97,7 @@ const stage = defineStage<TrainInputs>({
       signal: ctx.signal,
     });
     try {
-      await result.model.save(join(ctx.outDir, 'model'), { tokenizerDir: inputs.tokenizer });
+      await result.model.save(join(ctx.outDir, 'model'), { tokenizerDir: inputs.tokenizer, metadata: backendMetadata(backend) });
       writeFileSync(join(ctx.outDir, 'metrics.json'), JSON.stringify(result.metrics, null, 2) + '\n');
     } finally {
       result.model.dispose();

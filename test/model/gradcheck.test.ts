@@ -26,8 +26,8 @@ test('gradients equal float64 finite differences for every parameter tensor; Fis
     const z32 = model.logits(makeBatch([{ input_ids: ids, token_type_ids: types }])).dataSync();
     const z64 = logits64(model.config, P, ids, types);
     for (let c = 0; c < 2; c++) assert.ok(Math.abs(z32[c] - z64[c]) < 1e-5, `logit ${c}: ${z32[c]} vs ${z64[c]}`);
-    const { grads } = model.lossAndGrads(makeBatch([{ input_ids: ids, token_type_ids: types, labels: label }]));
-    const fisher = fisherSums(model, [{ index: 0, row: { input_ids: ids, token_type_ids: types, labels: label } }], { fisher: 'empirical', samples: 1, seed: 0, batchSize: 1 }).sums;
+    const { grads } = await model.lossAndGrads(makeBatch([{ input_ids: ids, token_type_ids: types, labels: label }]));
+    const fisher = (await fisherSums(model, [{ index: 0, row: { input_ids: ids, token_type_ids: types, labels: label } }], { fisher: 'empirical', samples: 1, seed: 0, batchSize: 1 })).sums;
     const h = 1e-5;
     let checked = 0;
     for (const [name, g] of grads) {

@@ -13,7 +13,7 @@ import { makeBatch, readTokenizedJsonl } from '../../ml/bert/batch.js';
 import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { readTorchStateDict } from '../../ml/checkpoint/torch-bin.js';
 import { tempDir } from '../helpers/stage-context.js';
-import { assertClose, maxAbsAll } from './close.js';
+import { checkLogitsAndGrads } from './pytorch-reference.js';
 
 const dir = () => join(fixtureDir(), 'tiny-bert');
 const ref = () => SafetensorsFile.open(join(fixtureDir(), 'reference.safetensors'));
@@ -33,32 +33,7 @@ test('pytorch_model.bin (zip + pickle) and model.safetensors hold identical tens
 });
 
 test('eval-mode logits and padded-batch loss and gradients equal PyTorch (wasm)', async () => {
-  await initBackend('wasm');
-  const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
-  const r = ref();
-  const model = await BertForSequenceClassification.fromPretrained(dir());
-  try {
-    // One example at a time, no padding (the seed's batch_size 1).
-    const single = r.readFloat32('single.logits');
-    const got: number[] = [];
-    for (const row of rows) {
-      const l = model.logits(makeBatch([row]));
-      got.push(...l.dataSync());
-      l.dispose();
-    }
-    assertClose(got, single, 'single.logits');
-    // Padded batch: logits, mean loss, every gradient.
-    const batch = makeBatch(rows);
-    const before = tf.memory().numTensors;
-    const { loss, logits, grads } = model.lossAndGrads(batch);
-    assertClose(logits, r.readFloat32('batch.logits'), 'batch.logits');
-    assertClose([loss], r.readFloat32('batch.loss'), 'batch.loss');
-    assert.deepEqual([...grads.keys()], [...model.params.keys()], 'gradients in named_parameters order');
-    const gScale = maxAbsAll([...grads.keys()].map((n) => r.readFloat32(`grad.${n}`)));
-    for (const [name, g] of grads) assertClose(g.dataSync(), r.readFloat32(`grad.${name}`), `grad.${name}`, 1e-4, 1e-5, name.includes('key.bias') ? gScale : 0);
-    for (const g of grads.values()) g.dispose();
-    assert.equal(tf.memory().numTensors, before, 'lossAndGrads leaks no tensors');
-  } finally { model.dispose(); r.close(); }
+  await checkLogitsAndGrads('wasm');
 });
 
 test('save() writes config.json + model.safetensors that load back identically, with tokenizer files', async () => {

@@ -113,12 +113,12 @@ test('the Fisher with native BLAS equals the Fisher on wasm alone', { skip }, as
   await initBackend('wasm');
   const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
   const model = await BertForSequenceClassification.fromPretrained(join(fixtureDir(), 'tiny-bert'));
-  const run = () => fisherSums(model, rows.map((row, index) => ({ index, row })), { fisher: 'empirical', samples: 1, seed: 0, batchSize: 3 }).sums;
+  const run = async () => (await fisherSums(model, rows.map((row, index) => ({ index, row })), { fisher: 'empirical', samples: 1, seed: 0, batchSize: 3 })).sums;
   try {
     enableNativeMatmul();
-    const native = run();
+    const native = await run();
     disableNativeMatmul();
-    const wasm = run();
+    const wasm = await run();
     enableNativeMatmul();
     // On the scale of all tensors: the attention key bias's Fisher is rounding noise (≈1e-15) on
     // both paths, its true value being 0 (softmax is shift-invariant; see docs/dev-notes-model.md).

@@ -98,7 +98,7 @@ for (const impl of ['js', 'tensor'] as const) {
     const a = new AdamW(pa, { weightDecay: 0.01, impl });
     const g = new Map<string, tf.Tensor>([['w', tf.tensor([0.1, -0.2, 0.3], [3])]]);
     a.step(g, 0.1);
-    const saved = new Map(a.stateArrays().map((t) => [t.name, { data: Float32Array.from(t.data), shape: t.shape }]));
+    const saved = new Map((await a.stateArrays()).map((t) => [t.name, { data: Float32Array.from(t.data), shape: t.shape }]));
     const pb = mk();
     pb.get('w')!.assign(pa.get('w')!);
     const b = new AdamW(pb, { weightDecay: 0.01, impl });

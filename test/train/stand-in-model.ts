@@ -85,7 +85,7 @@ export class StandInModel implements TrainableModel {
     return tf.tensor2d(this.forward(batch, opts.training ?? false, opts.seed ?? 0).logits, [batch.batchSize, 2]);
   }
 
-  lossAndGrads(batch: Batch, opts: { training?: boolean; seed?: number } = {}) {
+  async lossAndGrads(batch: Batch, opts: { training?: boolean; seed?: number } = {}) {
     const H = this.hidden, B = batch.batchSize, L = batch.seqLen;
     const f = this.forward(batch, opts.training ?? false, opts.seed ?? 0);
     const dE = new Float32Array(this.vocab * H), ds = new Float32Array(H), dw = new Float32Array(2 * H), db = new Float32Array(2);
