@@ -277,8 +277,9 @@ async function main() {
   writeFileSync(join(out, MARKER), '');
 
   const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  const { name, version, description, license, type, engines } = rootPkg;
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name, version, description, license, type, engines, bin: rootPkg.bin }, null, 2) + '\n');
+  const { name, version, description, license, type, engines, exports, types } = rootPkg;
+  // `exports` too: the stages import their contract as 'fisherflow' (the package's self-reference).
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name, version, description, license, type, engines, exports, types, bin: rootPkg.bin }, null, 2) + '\n');
   for (const part of ['bin', 'schema', 'pipelines', 'data', join('dist', 'src'), join('dist', 'stages'), join('dist', 'ml'), join('dist', 'bench'), join('bench', 'gpu', 'run.sh')]) {
     if (existsSync(join(ROOT, part))) cpSync(join(ROOT, part), join(app, part), { recursive: true, filter: (p) => !p.endsWith('.lock') });
   }
