@@ -40,6 +40,13 @@ export function addRunOptions(cmd: Command): Command {
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it');
 }
 
+/** `--remote NAME`, and with `skip` also `--no-remote` (see src/cli/remote-options.ts). */
+export function addRemoteOption(cmd: Command, skip: boolean): Command {
+  cmd.option('--remote <name>', 'the remote to use (default: remote.default in fisherflow.config.yaml, or $FISHERFLOW_REMOTE)');
+  if (skip) cmd.option('--no-remote', 'do not consult any remote');
+  return cmd;
+}
+
 /** "; stages with that prefix: a, b" for an unknown stage name. */
 export function suggestStages(name: string, names: string[]): string {
   const close = names.filter((n) => n.startsWith(name.split('@')[0]));
