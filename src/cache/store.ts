@@ -5,9 +5,11 @@
 //   logs/<key>.log       stdout/stderr of the stage's last attempt with that key
 //   work/<key>/          scratch kept across interrupted attempts (resume), removed on success
 //   tmp/                 staging; anything here is garbage after a crash
+//   remote-uploads/      journals of large uploads to a remote in progress (src/cache/remote/s3.ts)
 //
 // A result exists only once its run record exists, and the record is written (temp + rename)
-// after the object is complete, so a crash at any point leaves nothing a later run trusts.
+// after the object is complete, so a crash at any point leaves nothing a later run trusts. A result
+// fetched from a remote is installed the same way, once its files hash to what its record says.
 //
 // Reading 10,000 small record files costs more than planning itself, so a workspace may keep a
 // record cache (`useRecordCache`): the records it used last time, trusted per `runs/ab/` shard
