@@ -47,6 +47,14 @@ export function addRemoteOption(cmd: Command, skip: boolean): Command {
   return cmd;
 }
 
+/** `push`/`pull`: [PIPELINE] [STAGE...], the remote, the store, transfers in flight, --json. */
+export function addTransferOptions(cmd: Command, what: string): Command {
+  return addRemoteOption(cmd.argument('[targets...]', 'an optional pipeline file (default ./fisherflow.yaml), then stages (default: every stage in its lock file)'), false)
+    .addOption(storeOption())
+    .option('-j, --jobs <n>', "transfers in flight at once (default: the remote's concurrency)", wholeNumber('-j', 1))
+    .option('--json', `print only one JSON object: what was ${what} and how fast`);
+}
+
 /** "; stages with that prefix: a, b" for an unknown stage name. */
 export function suggestStages(name: string, names: string[]): string {
   const close = names.filter((n) => n.startsWith(name.split('@')[0]));

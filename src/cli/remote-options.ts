@@ -7,7 +7,7 @@ import { loadProjectConfig } from '../config/project-config.js';
 import { chooseRemote, remoteSettings, type RemoteSettings, type RemoteSpec } from '../cache/remote/remote-config.js';
 import { DEFAULT_CONCURRENCY, openRemote } from '../cache/remote/kinds.js';
 import { RemoteError, type RemoteStore } from '../cache/remote/remote-store.js';
-import { RemoteResults } from '../cache/remote/remote-results.js';
+import { RemoteResults, type RemoteFetch } from '../cache/remote/remote-results.js';
 import { pushResults } from '../cache/remote/push.js';
 import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { ContentStore, type RunRecord } from '../cache/store.js';
@@ -91,7 +91,8 @@ export function transferProgress(verb: string, json: boolean | undefined): Trans
 }
 
 export interface RunRemote {
-  results: RemoteResults;
+  /** Asked for each stale stage; the remote is opened (and the S3 SDK loaded) on the first question. */
+  results: RemoteFetch;
   /** Push what the run computed (--push, or remote.push in the config; --no-push wins). */
   push: boolean;
   /** Upload these results; a summary line, or the error. */
@@ -100,18 +101,20 @@ export interface RunRemote {
 }
 
 /** The remote `run` consults (and pushes to), or undefined when none is configured or --no-remote. */
-export async function runRemote(root: string, store: ContentStore, o: { remote?: string | boolean; push?: boolean }, note: (stage: string | undefined, message: string) => void): Promise<RunRemote | undefined> {
+export function runRemote(root: string, store: ContentStore, o: { remote?: string | boolean; push?: boolean }, note: (stage: string | undefined, message: string) => void): RunRemote | undefined {
   const chosen = o.push === true ? requiredRemote(root, typeof o.remote === 'string' ? o.remote : undefined) : chosenRemote(root, o.remote);
   if (!chosen) return undefined;
-  const remote = await openChosen(chosen, store.root);
-  const results = new RemoteResults(remote, store, { concurrency: chosen.concurrency, note });
+  let opened: RemoteResults | undefined;
+  let opening: Promise<RemoteResults> | undefined;
+  const open = () => (opening ??= openChosen(chosen, store.root).then((remote) => (opened = new RemoteResults(remote, store, { concurrency: chosen.concurrency, note }))));
   return {
-    results,
+    results: { name: chosen.spec.name, fetch: async (key, stage) => (await open()).fetch(key, stage) },
     push: o.push ?? chosen.settings.push,
     async pushResults(items, json) {
       const progress = transferProgress('push', json);
       try {
-        const report = await pushResults(store, remote, items, { concurrency: chosen.concurrency, progress, index: results.index });
+        const { remote, index } = await open();
+        const report = await pushResults(store, remote, items, { concurrency: chosen.concurrency, progress, index });
         const t = progress.finish();
         const notPushed = report.skipped.map((s) => `; not pushed: ${s.stage}: ${s.why}`).join('');
         return { ok: report.skipped.length === 0, message: `pushed ${report.pushed.length} result${report.pushed.length === 1 ? '' : 's'} to '${remote.name}' (${fmtBytes(t.bytes)} in ${t.seconds.toFixed(1)} s)${notPushed}` };
@@ -121,6 +124,6 @@ export async function runRemote(root: string, store: ContentStore, o: { remote?:
         throw e;
       }
     },
-    close: () => remote.close(),
+    close: () => opened?.close(),
   };
 }

@@ -5,6 +5,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli, cliAsync, ran, runJson } from '../helpers/cli.js';
 import { directoryConfig, outputs, project, remoteFiles } from './project.js';
@@ -110,10 +111,13 @@ test('directory: gc --remote removes what no lock file (or given revision) refer
   const remote = join(base, 'gc');
   const dir = project(directoryConfig(remote));
   runJson(dir, ['--push']);
-  runJson(dir, ['--push', '--set', 'n=4']); // the lock file now references n=4 only
+  execFileSync('git', ['add', 'fisherflow.lock'], { cwd: dir });
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'n=3'], { cwd: dir });
+  runJson(dir, ['--push', '--set', 'n=4']); // the lock file now references n=4 only; HEAD's, n=3
   const dry = cli(['gc', '--remote', '--keep-newer-than', '0'], { cwd: dir });
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /would remove 3 run records, 3 manifests, 4 blobs \([\d.]+ MB\) from 'shared' .*; keeping 3 results referenced by 1 lock file\(s\)\n\(dry run; pass --yes to delete\)/);
+  assert.match(cli(['gc', '--remote', '--keep-newer-than', '0', '--rev', 'HEAD'], { cwd: dir }).stdout, /would remove 0 run records, 0 manifests, 0 blobs \(0 B\) .*; keeping 6 results referenced by 1 lock file\(s\) and 1 revision\(s\)/);
   assert.match(cli(['gc', '--remote', '--yes'], { cwd: dir }).stdout, /removing 0 run records, 0 manifests, 0 blobs \(0 B\) .*and 10 unreferenced entries newer than 1h/);
   assert.match(cli(['gc', '--remote', '--yes', '--keep-newer-than', '0'], { cwd: dir }).stdout, /removing 3 run records/);
   assertComplete(remote);

@@ -8,16 +8,7 @@ import type { RemoteStore } from './remote-store.js';
 const KINDS: Record<RemoteSpec['kind'], (spec: RemoteSpec, storeRoot: string) => Promise<RemoteStore>> = {
   s3: async (spec, storeRoot) => {
     const { S3Remote } = await import('./s3.js');
-    return S3Remote.open(spec.name, {
-      url: spec.url,
-      region: spec.region,
-      endpoint: spec.endpoint,
-      pathStyle: spec.pathStyle,
-      profile: spec.profile,
-      multipartThreshold: spec.multipartThreshold,
-      partSize: spec.partSize,
-      journalDir: join(storeRoot, 'remote-uploads'),
-    });
+    return S3Remote.open(spec.name, { ...spec, journalDir: join(storeRoot, 'remote-uploads') });
   },
   directory: async (spec) => {
     const { DirectoryRemote } = await import('./directory.js');

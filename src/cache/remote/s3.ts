@@ -20,18 +20,10 @@ import { Transform, type Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import { RemoteError, type RemoteEntry, type RemoteStore, type WriteFileOptions } from './remote-store.js';
 import { withRetries } from './retry.js';
+import type { RemoteSpec } from './remote-config.js';
 
-export interface S3RemoteOptions {
-  /** s3://bucket/prefix */
-  url: string;
-  region?: string;
-  endpoint?: string;
-  pathStyle?: boolean;
-  profile?: string;
-  /** Files of at least this many bytes go up in parts (default 64 MiB). */
-  multipartThreshold?: number;
-  /** Bytes per part (default 16 MiB; S3 wants at least 5 MiB except for the last part). */
-  partSize?: number;
+/** The remote's config (multipart_threshold default 64 MiB, part_size 16 MiB; S3 wants parts of at least 5 MiB but the last). */
+export interface S3RemoteOptions extends Pick<RemoteSpec, 'url' | 'region' | 'endpoint' | 'pathStyle' | 'profile' | 'multipartThreshold' | 'partSize'> {
   /** Parts of one file in flight at once (default 4). */
   partConcurrency?: number;
   /** Folder for the resumable-upload journals. */

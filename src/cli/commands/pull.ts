@@ -1,15 +1,12 @@
 // `fisherflow pull [PIPELINE] [STAGE...]`: download the results the lock file records from the
 // remote into the local store, each verified before it is installed (src/cache/remote/pull.ts).
 import type { Command } from 'commander';
-import { addRemoteOption, out, storeOption, wholeNumber } from '../options.js';
+import { addTransferOptions, out } from '../options.js';
 import type { TransferOptions } from '../remote-options.js';
 
 export function register(program: Command): void {
-  addRemoteOption(program.command('pull').argument('[targets...]', 'an optional pipeline file (default ./fisherflow.yaml), then stages (default: every stage in its lock file)'), false)
+  addTransferOptions(program.command('pull'), 'pulled')
     .description("download the lock file's results from the remote into the local store (each file's SHA-256 verified)")
-    .addOption(storeOption())
-    .option('-j, --jobs <n>', 'transfers in flight at once (default: the remote\'s concurrency)', wholeNumber('-j', 1))
-    .option('--json', 'print only one JSON object: what was pulled and how fast')
     .action(pullCommand);
 }
 

@@ -1,15 +1,12 @@
 // `fisherflow push [PIPELINE] [STAGE...]`: upload the results the lock file records to the remote
 // (blobs, then manifests, then run records; see src/cache/remote/push.ts).
 import type { Command } from 'commander';
-import { addRemoteOption, out, storeOption, wholeNumber } from '../options.js';
+import { addTransferOptions, out } from '../options.js';
 import type { TransferOptions } from '../remote-options.js';
 
 export function register(program: Command): void {
-  addRemoteOption(program.command('push').argument('[targets...]', 'an optional pipeline file (default ./fisherflow.yaml), then stages (default: every stage in its lock file)'), false)
+  addTransferOptions(program.command('push'), 'pushed')
     .description("upload the lock file's results to the remote, so that others fetch instead of recomputing")
-    .addOption(storeOption())
-    .option('-j, --jobs <n>', 'transfers in flight at once (default: the remote\'s concurrency)', wholeNumber('-j', 1))
-    .option('--json', 'print only one JSON object: what was pushed and how fast')
     .action(pushCommand);
 }
 

@@ -80,7 +80,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const display = createRunDisplay(o.json || o.dryRun ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
   const interrupt = onInterrupt({ quiet: o.json });
   // The shared remote cache, when one is configured (src/cache/remote/): asked before a stale stage runs.
-  const shared = o.dryRun ? undefined : await (await import('../remote-options.js')).runRemote(ws.root, ws.store, o, (stage, message) => display.handle({ type: 'note', stage, message }));
+  const shared = o.dryRun ? undefined : (await import('../remote-options.js')).runRemote(ws.root, ws.store, o, (stage, message) => display.handle({ type: 'note', stage, message }));
   try {
     const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: o.jobs, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle, remote: shared?.results });
     display.close();
