@@ -5,8 +5,8 @@
 // atomically (ContentStore.install). Anything else is a RemoteError naming the remote key at fault,
 // and nothing is installed.
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, mkdirSync, rmSync } from 'node:fs';
+import { chmod, copyFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type PQueue from 'p-queue';
 import { makeWritable, type ContentStore, type RunRecord } from '../store.js';
@@ -70,8 +70,42 @@ export async function readRemoteRecord(remote: RemoteStore, key: string): Promis
   return bytes && parseRecord(remote.name, rk, bytes, key);
 }
 
+/**
+ * Files downloaded by this command, by SHA-256: a file that several results hold (a tokenizer
+ * copied into every tokenize stage's output) is downloaded once and copied locally for the others,
+ * from the staging folder it went to or from the object that folder became.
+ */
+export class DownloadedBlobs {
+  private readonly where = new Map<string, Promise<string[] | undefined>>();
+
+  /** Copy `sha` to `dest` from an earlier download; false when there is none to copy from. */
+  async copy(sha: string, dest: string): Promise<boolean> {
+    const sources = await this.where.get(sha);
+    for (const src of sources ?? []) {
+      try {
+        await copyFile(src, dest, constants.COPYFILE_FICLONE);
+        await chmod(dest, 0o644);
+        return true;
+      } catch {
+        /* moved or removed since: try the next place, or download it */
+      }
+    }
+    return false;
+  }
+
+  /** Whether another download of `sha` is under way or done (then wait and copy instead). */
+  has(sha: string): boolean {
+    return this.where.has(sha);
+  }
+
+  /** Record a download in progress: `done` resolves to the places the file can be copied from. */
+  add(sha: string, done: Promise<string[] | undefined>): void {
+    this.where.set(sha, done);
+  }
+}
+
 /** Download the result `record` names and install it in the store; returns the installed record. */
-export async function fetchResult(store: ContentStore, remote: RemoteStore, record: RunRecord, opts: { transfers: PQueue; progress?: TransferProgress }): Promise<RunRecord> {
+export async function fetchResult(store: ContentStore, remote: RemoteStore, record: RunRecord, opts: { transfers: PQueue; progress?: TransferProgress; downloaded?: DownloadedBlobs }): Promise<RunRecord> {
   const tk = treeKey(record.tree);
   const bytes = await readDocument(remote, tk);
   if (!bytes) throw new RemoteError(remote.name, 'integrity', `${recordKey(record.key)} names ${tk}, which is missing (a record without its objects)`);
@@ -87,7 +121,15 @@ export async function fetchResult(store: ContentStore, remote: RemoteStore, reco
           if (failed) return;
           const dest = join(staging, path);
           mkdirSync(join(dest, '..'), { recursive: true });
-          await downloadBlob(remote, sha, size, dest, opts.progress).catch((e) => {
+          const downloaded = opts.downloaded;
+          if (downloaded?.has(sha) && (await downloaded.copy(sha, dest))) {
+            opts.progress?.resumed(size);
+            opts.progress?.fileDone();
+            return;
+          }
+          const done = downloadBlob(remote, sha, size, dest, opts.progress);
+          downloaded?.add(sha, done.then(() => [dest, join(store.objectDir(record.tree), path)], () => undefined));
+          await done.catch((e) => {
             failed ??= e;
           });
         }),

@@ -4,7 +4,7 @@
 // and not asked again for the rest of the command.
 import PQueue from 'p-queue';
 import type { ContentStore, RunRecord } from '../store.js';
-import { fetchResult, readRemoteRecord } from './pull.js';
+import { DownloadedBlobs, fetchResult, readRemoteRecord } from './pull.js';
 import { RemoteIndex } from './remote-index.js';
 import { RemoteError, type RemoteStore } from './remote-store.js';
 import { fmtBytes, fmtRate } from './transfer-progress.js';
@@ -21,6 +21,7 @@ export class RemoteResults implements RemoteFetch {
   readonly index: RemoteIndex;
   private readonly transfers: PQueue;
   private readonly records = new Map<string, Promise<RunRecord | undefined>>();
+  private readonly downloaded = new DownloadedBlobs();
   /** Set once the remote failed as a whole (unreachable, denied): it is not asked again. */
   broken?: RemoteError;
   /** Results fetched by this process. */
@@ -77,7 +78,7 @@ export class RemoteResults implements RemoteFetch {
     const t0 = performance.now();
     let bytes = 0;
     try {
-      const installed = await fetchResult(this.store, this.remote, record, { transfers: this.transfers, progress: { expect() {}, advance: (n) => (bytes += n), resumed() {}, fileDone() {}, finish: () => ({ files: 0, bytes, resumedBytes: 0, seconds: 0 }) } });
+      const installed = await fetchResult(this.store, this.remote, record, { transfers: this.transfers, downloaded: this.downloaded, progress: { expect() {}, advance: (n) => (bytes += n), resumed() {}, fileDone() {}, finish: () => ({ files: 0, bytes, resumedBytes: 0, seconds: 0 }) } });
       const seconds = (performance.now() - t0) / 1000;
       this.fetched.results++;
       this.fetched.bytes += bytes;

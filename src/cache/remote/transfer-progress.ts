@@ -7,7 +7,7 @@ import { fmtDuration } from '../../exec/display.js';
 export interface TransferTotals {
   files: number;
   bytes: number;
-  /** Bytes a resumed upload found already stored. */
+  /** Bytes not transferred: stored by an interrupted upload, or copied from a file this command already downloaded. */
   resumedBytes: number;
   seconds: number;
 }
@@ -16,7 +16,7 @@ export interface TransferProgress {
   /** More work: files and bytes still to move. */
   expect(files: number, bytes: number): void;
   advance(bytes: number): void;
-  /** Bytes skipped because an earlier, interrupted transfer had stored them. */
+  /** Bytes that need no transfer (see TransferTotals.resumedBytes). */
   resumed(bytes: number): void;
   fileDone(): void;
   finish(): TransferTotals;

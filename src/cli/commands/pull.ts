@@ -12,7 +12,7 @@ export function register(program: Command): void {
 
 export async function pullCommand(args: string[], o: TransferOptions): Promise<void> {
   const { transferTargets, transferProgress, openChosen } = await import('../remote-options.js');
-  const { fetchResult, readRemoteRecord } = await import('../../cache/remote/pull.js');
+  const { DownloadedBlobs, fetchResult, readRemoteRecord } = await import('../../cache/remote/pull.js');
   const { RemoteIndex } = await import('../../cache/remote/remote-index.js');
   const { RemoteError } = await import('../../cache/remote/remote-store.js');
   const { fmtBytes, fmtRate } = await import('../../cache/remote/transfer-progress.js');
@@ -37,12 +37,13 @@ export async function pullCommand(args: string[], o: TransferOptions): Promise<v
     const index = new RemoteIndex(remote);
     await index.prefetch('runs', wanted.map((t) => t.key));
     const transfers = new PQueue({ concurrency: chosen.concurrency });
+    const downloaded = new DownloadedBlobs();
     await Promise.all(
       wanted.map(async (t) => {
         try {
           const record = (await index.get('runs', t.key)) && (await readRemoteRecord(remote, t.key));
           if (!record) return void missing.push(t.stage);
-          await fetchResult(store, remote, record, { transfers, progress });
+          await fetchResult(store, remote, record, { transfers, progress, downloaded });
           pulled.push(t.stage);
         } catch (e) {
           // A result that fails verification is reported and skipped; a remote that fails as a whole stops the pull.
