@@ -2,13 +2,13 @@
 // server (s3rver on 127.0.0.1) and to a plain directory, in MB/s, and `fisherflow run` in a fresh
 // clone with a warm remote beside running the demo itself, in one invocation.
 //
-//   npx tsc -p . && node dist/bench/remote.js [--extra-mb N] [--dir DIR] [--keep]
+//   npx tsc -p . && node dist/bench/remote.js [--extra-mb N [--no-demo]] [--dir DIR] [--keep]
 //
 // A "clone" is a new git project holding pipelines/demo.yaml and data/ (copied from this
 // repository) and an empty store, run by this checkout's CLI: the stage keys are the same as in
 // a real clone (deps are hashed by content and pipeline-relative path, stage code by content).
 // --extra-mb N adds a stage writing N MB of random bytes, to time large files (multipart uploads
-// of 16 MiB parts) as well. Every command is a fresh `node bin/fisherflow.js` process; the load
+// of 16 MiB parts) as well; with --no-demo the pipeline is that stage alone. Every command is a fresh `node bin/fisherflow.js` process; the load
 // average is printed with the figures. Prints one line per measurement and a JSON summary last;
 // figures go into bench/remote.md.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,6 +23,7 @@ function opt(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
 }
 const EXTRA_MB = Number(opt('extra-mb', '0'));
+const NO_DEMO = process.argv.includes('--no-demo') && EXTRA_MB > 0;
 const BASE = resolve(opt('dir', mkdtempSync(join(tmpdir(), 'fisherflow-bench-remote-'))));
 const BIN = join(PACKAGE_ROOT, 'bin', 'fisherflow.js');
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -34,7 +35,9 @@ function clone(name: string, config: string): string {
   mkdirSync(join(dir, 'pipelines'), { recursive: true });
   execFileSync('git', ['init', '-q'], { cwd: dir });
   let demo = readFileSync(join(PACKAGE_ROOT, 'pipelines', 'demo.yaml'), 'utf8');
-  if (EXTRA_MB > 0) demo = demo.replace(/\nstages:\n/, `\nstages:\n  large-file:\n    run: head -c ${EXTRA_MB * 1e6} /dev/urandom > large.bin\n    outs: [large.bin]\n`);
+  const large = `  large-file:\n    run: head -c ${EXTRA_MB * 1e6} /dev/urandom > large.bin\n    outs: [large.bin]\n`;
+  if (NO_DEMO) demo = `stages:\n${large}`;
+  else if (EXTRA_MB > 0) demo = demo.replace(/\nstages:\n/, `\nstages:\n${large}`);
   writeFileSync(join(dir, 'pipelines', 'demo.yaml'), demo);
   cpSync(join(PACKAGE_ROOT, 'data'), join(dir, 'data'), { recursive: true });
   writeFileSync(join(dir, 'fisherflow.config.yaml'), config);
@@ -54,7 +57,7 @@ const ENV = { ...s3.env, AWS_EC2_METADATA_DISABLED: 'true', FISHERFLOW_NO_FAST_P
 const dirRemote = join(BASE, 'dir-remote');
 mkdirSync(dirRemote, { recursive: true });
 const CONFIG = `remotes:\n  s3: { url: "s3://bench/demo", endpoint: "${s3.endpoint}", path_style: true }\n  dir: { url: "${dirRemote}" }\n`;
-const summary: Record<string, unknown> = { load_before: load(), extra_mb: EXTRA_MB };
+const summary: Record<string, unknown> = { load_before: load(), extra_mb: EXTRA_MB, demo: !NO_DEMO };
 try {
   const origin = clone('origin', CONFIG);
   const demo = ff(origin, ['run', 'pipelines/demo.yaml', '--no-remote', '--json'], ENV);
