@@ -24,7 +24,7 @@ export interface ChosenRemote {
 
 /** The remote a command at project `root` uses (undefined: none configured, or --no-remote). */
 export function chosenRemote(root: string, requested: string | boolean | undefined, jobs?: number): ChosenRemote | undefined {
-  const settings = remoteSettings(loadProjectConfig(root));
+  const settings = remoteSettings(loadProjectConfig(root), root);
   const spec = chooseRemote(settings, requested);
   return spec && { spec, settings, concurrency: jobs ?? spec.concurrency ?? DEFAULT_CONCURRENCY[spec.kind] };
 }

@@ -1,87 +1,78 @@
-// Project settings that are not part of a pipeline: where results are shared (remotes), how stages
-// are executed (executor), ... One YAML file per layer, merged:
+// The project configuration: settings that belong to a project rather than to one pipeline or one
+// command line (where stages run, cluster accounts; remotes can add their section here too).
 //
-//   fisherflow.config.yaml          at the project root, committed: what everyone on the project uses
-//   .fisherflow/config.local.yaml   beside it, not committed: this user's overrides (same keys)
+//   fisherflow.config.yaml      at the project root: committed, shared by everyone who clones it
+//   .fisherflow/config.yaml     this checkout only, never committed: one user's overrides
 //
-// The local file is merged over the project file key by key (maps merge, anything else replaces;
-// `null` removes a key). Each top-level key is a section owned by one part of fisherflow, which
-// reads it with `section(name)` and reports mistakes with `locate(path)`: the file, line and
-// column of the layer that set the value. Both files are optional; without them every section is
-// undefined and nothing is parsed.
-import { existsSync } from 'node:fs';
+// Both are optional YAML maps, validated against schema/fisherflow.config.schema.json; errors name
+// the file, line and column. The local file is merged over the committed one key by key: maps
+// merge, anything else (a string, a number, a list) is replaced whole.
+//
+// Public surface:
+//   loadProjectConfig(root): ProjectConfig          throws UserErrors for a malformed file
+//   ProjectConfig.get(path): unknown                 the merged value at a path (e.g. ['slurm', 'partition'])
+//   ProjectConfig.locate(path): SourceLocation       where that value was set (the winning file)
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError, type SourceLocation } from '../errors.js';
-import { didYouMean } from '../pipeline/errors.js';
-import { readSourceDocument, type PathSegment, type SourceDocument } from '../pipeline/source.js';
+import { PACKAGE_ROOT } from '../stage/registry.js';
+import { compileSchema, schemaErrors } from '../pipeline/load.js';
+import { parseSourceDocument, type PathSegment, type SourceDocument } from '../pipeline/source.js';
+import type { SourceLocation } from '../errors.js';
+import type { ValidateFunction } from 'ajv';
 
-export const PROJECT_CONFIG_FILE = 'fisherflow.config.yaml';
-export const LOCAL_CONFIG_FILE = join('.fisherflow', 'config.local.yaml');
-
-/** The sections fisherflow reads; anything else at the top level is a mistake (typo, old key). */
-export const CONFIG_SECTIONS = ['remotes', 'remote', 'executor'] as const;
-export type ConfigSection = (typeof CONFIG_SECTIONS)[number];
+export const CONFIG_FILE = 'fisherflow.config.yaml';
+export const LOCAL_CONFIG_FILE = join('.fisherflow', 'config.yaml');
+export const CONFIG_SCHEMA_PATH = join(PACKAGE_ROOT, 'schema', 'fisherflow.config.schema.json');
 
 export interface ProjectConfig {
-  root: string;
-  /** The files that exist, project file first, local overrides last. */
-  files: string[];
-  /** The merged value of a section (undefined when no layer sets it). */
-  section(name: ConfigSection): unknown;
-  /** Where the value at `path` was set: in the last layer that has it (else the project file's start). */
-  locate(path: readonly PathSegment[], which?: 'key' | 'value'): SourceLocation;
+  /** The merged configuration ({} when there is no file). */
+  readonly value: Record<string, unknown>;
+  /** The files read, committed one first. */
+  readonly files: string[];
+  get(path: readonly string[]): unknown;
+  /** Where the value at `path` comes from (the last file that sets it), else undefined. */
+  locate(path: readonly PathSegment[]): SourceLocation | undefined;
 }
 
-type Plain = Record<string, unknown>;
+let validator: ValidateFunction | undefined;
 
-const isMap = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** `over` merged onto `base`: maps key by key, other values replace, null removes. */
-export function mergeConfig(base: unknown, over: unknown): unknown {
-  if (!isMap(base) || !isMap(over)) return over;
-  const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    if (v === null) delete out[k];
-    else out[k] = k in out ? mergeConfig(out[k], v) : v;
-  }
-  return out;
-}
-
-function has(value: unknown, path: readonly PathSegment[]): boolean {
-  let cur = value;
-  for (const seg of path) {
-    if (!isMap(cur) || !(String(seg) in cur)) return false;
-    cur = cur[String(seg)];
-  }
-  return true;
-}
-
-/** Read and merge the project's config layers (parse cache: `.fisherflow/parsed`, as for pipelines). */
 export function loadProjectConfig(root: string): ProjectConfig {
   const layers: SourceDocument[] = [];
-  for (const rel of [PROJECT_CONFIG_FILE, LOCAL_CONFIG_FILE]) {
+  for (const rel of [CONFIG_FILE, LOCAL_CONFIG_FILE]) {
     const file = join(root, rel);
     if (!existsSync(file)) continue;
-    const doc = readSourceDocument(file, file, { cacheDir: join(root, '.fisherflow', 'parsed') });
-    if (doc.value !== null && !isMap(doc.value)) throw new UserError(`a config file must be a map of sections (${CONFIG_SECTIONS.join(', ')})`, doc.locate([]));
-    for (const key of Object.keys((doc.value as Plain | null) ?? {})) {
-      if (!(CONFIG_SECTIONS as readonly string[]).includes(key)) {
-        throw new UserError(`unknown config section '${key}'${didYouMean(key, CONFIG_SECTIONS)}; sections: ${CONFIG_SECTIONS.join(', ')}`, doc.locate([key], 'key'));
-      }
-    }
-    doc.remember({ config: '1' });
+    const doc = parseSourceDocument(readFileSync(file, 'utf8'), file);
+    if (doc.value === null || doc.value === undefined) doc.value = {};
+    validator ??= compileSchema(JSON.parse(readFileSync(CONFIG_SCHEMA_PATH, 'utf8')));
+    if (!validator(doc.value)) throw schemaErrors(validator.errors ?? [], [], doc, 'pipeline');
     layers.push(doc);
   }
-  let merged: unknown = {};
-  for (const l of layers) merged = mergeConfig(merged, l.value ?? {});
-  const value = merged as Plain;
+  const value = layers.reduce<Record<string, unknown>>((acc, l) => mergeConfig(acc, l.value as Record<string, unknown>), {});
   return {
-    root,
+    value,
     files: layers.map((l) => l.file),
-    section: (name) => value[name],
-    locate(path, which) {
-      for (let i = layers.length - 1; i >= 0; i--) if (has(layers[i].value, path)) return layers[i].locate(path, which);
-      return layers.length ? layers[0].locate([]) : { file: join(root, PROJECT_CONFIG_FILE), line: 1, column: 1 };
+    get: (path) => valueAt(value, path).value,
+    locate(path) {
+      for (const l of [...layers].reverse()) if (valueAt(l.value, path).found) return l.locate(path);
+      return undefined;
     },
   };
+}
+
+function valueAt(root: unknown, path: readonly PathSegment[]): { found: boolean; value?: unknown } {
+  let cur = root;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, seg)) return { found: false };
+    cur = (cur as Record<string, unknown>)[seg as string];
+  }
+  return { found: true, value: cur };
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `over` merged onto `base`: maps merge recursively, every other value replaces. */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isMap(v) && isMap(out[k]) ? mergeConfig(out[k] as Record<string, unknown>, v) : v;
+  return out;
 }

@@ -117,24 +117,28 @@ test('a pull trusts nothing: paths that leave the folder, a record of another ke
 test('config: the local file overrides the project file key by key; mistakes name the file, line and column', () => {
   const root = mkdtempSync(join(tmpdir(), 'ff-config-'));
   mkdirSync(join(root, '.fisherflow'));
-  writeFileSync(join(root, 'fisherflow.config.yaml'), 'remotes:\n  lab: { url: "s3://lab-bucket/ff", region: eu-west-1 }\n  nfs: /shared/cache\nremote:\n  default: lab\n');
-  writeFileSync(join(root, '.fisherflow', 'config.local.yaml'), 'remotes:\n  lab: { profile: me }\nremote:\n  push: true\n');
-  const settings = remoteSettings(loadProjectConfig(root));
-  assert.deepEqual({ ...settings.remotes.get('lab'), path: undefined }, { name: 'lab', kind: 's3', url: 's3://lab-bucket/ff', path: undefined, region: 'eu-west-1', endpoint: undefined, pathStyle: undefined, profile: 'me', multipartThreshold: undefined, partSize: undefined, concurrency: undefined });
+  writeFileSync(join(root, 'fisherflow.config.yaml'), 'remotes:\n  lab: { url: "s3://lab-bucket/ff", region: eu-west-1 }\n  nfs: { url: /shared/cache }\nremote:\n  default: lab\n');
+  writeFileSync(join(root, '.fisherflow', 'config.yaml'), 'remotes:\n  lab: { profile: me }\nremote:\n  push: true\n');
+  const settings = remoteSettings(loadProjectConfig(root), root);
+  assert.deepEqual({ ...settings.remotes.get('lab') }, { name: 'lab', kind: 's3', url: 's3://lab-bucket/ff', path: undefined, region: 'eu-west-1', endpoint: undefined, pathStyle: undefined, profile: 'me', multipartThreshold: undefined, partSize: undefined, concurrency: undefined });
   assert.equal(settings.remotes.get('nfs')!.path, '/shared/cache');
   assert.equal(settings.push, true);
   assert.equal(chooseRemote(settings, undefined, {})!.name, 'lab');
   assert.equal(chooseRemote(settings, undefined, { FISHERFLOW_REMOTE: 'nfs' })!.name, 'nfs');
   assert.equal(chooseRemote(settings, false, {}), undefined);
   assert.throws(() => chooseRemote(settings, 'labb', {}), /--remote: no remote named 'labb' \(did you mean 'lab'\?\); declared: lab, nfs/);
-  const fails = (project: string, local: string | undefined, re: RegExp) => {
+  const fails = (project: string, local: string, re: RegExp) => {
     writeFileSync(join(root, 'fisherflow.config.yaml'), project);
-    if (local !== undefined) writeFileSync(join(root, '.fisherflow', 'config.local.yaml'), local);
-    assert.throws(() => remoteSettings(loadProjectConfig(root)), (e: UserError) => e instanceof UserError && re.test(e.format()));
+    writeFileSync(join(root, '.fisherflow', 'config.yaml'), local);
+    assert.throws(() => remoteSettings(loadProjectConfig(root), root), (e: UserError) => {
+      assert.match(e.format(), re);
+      return true;
+    });
   };
-  fails('remotes:\n  lab:\n    url: s3://b/p\n    regoin: x\n', '', /fisherflow\.config\.yaml:4:5: remote 'lab': unknown key 'regoin' \(did you mean 'region'\?\)/);
+  fails('remotes:\n  lab:\n    url: s3://b/p\n    regoin: x\n', '', /fisherflow\.config\.yaml:4:5: .*regoin.*\(did you mean 'region'\?\)/);
   fails('remotes:\n  lab: { url: "https://example.com/x" }\n', '', /fisherflow\.config\.yaml:2:15: remote 'lab': unsupported URL/);
-  fails('remote:\n  default: lab\n', '', /fisherflow\.config\.yaml:2:12: remote\.default: no remote named "lab"/);
-  fails('remotes:\n  lab: { url: /x }\n', 'remotes:\n  lab: { region: x }\n', /config\.local\.yaml:2:10: remote 'lab': `region` applies to s3:\/\/ remotes only/);
-  fails('remots: {}\n', '', /fisherflow\.config\.yaml:1:1: unknown config section 'remots' \(did you mean 'remotes'\?\)/);
+  fails('remote:\n  default: lab\n', '', /fisherflow\.config\.yaml:2:12: remote\.default: no remote named 'lab'/);
+  fails('remotes:\n  lab: { url: /x }\n', 'remotes:\n  lab: { region: x }\n', /config\.yaml:2:18: remote 'lab': `region` applies to s3:\/\/ remotes only/);
+  fails('remotes:\n  lab: { url: "s3://bkt/p", part_size: 5 parsecs }\n', '', /fisherflow\.config\.yaml:2:40: remote 'lab': part_size: unknown unit "parsecs"/);
+  fails('remotes:\n  lab: { region: x }\n', '', /fisherflow\.config\.yaml:2:8: remote 'lab' has no `url:`/);
 });

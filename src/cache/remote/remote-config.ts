@@ -1,4 +1,5 @@
-// The `remotes:` and `remote:` sections of the project config (src/config/project-config.ts):
+// The `remotes:` and `remote:` sections of the project config (src/config/project-config.ts; their
+// shape is checked by schema/fisherflow.config.schema.json, their meaning here):
 //
 //   remotes:                         named remotes
 //     lab:
@@ -14,12 +15,13 @@
 //     push: false                    `run` pushes what it computed (as with --push)
 //
 // `FISHERFLOW_REMOTE=NAME` picks the remote for one shell, `--remote NAME` for one command.
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../errors.js';
 import { didYouMean } from '../../pipeline/errors.js';
 import { parseMemory } from '../../schedule/devices.js';
-import type { ProjectConfig } from '../../config/project-config.js';
+import { CONFIG_FILE, type ProjectConfig } from '../../config/project-config.js';
+import type { PathSegment } from '../../pipeline/source.js';
 
 export interface RemoteSpec {
   name: string;
@@ -43,33 +45,20 @@ export interface RemoteSettings {
   push: boolean;
 }
 
-const REMOTE_KEYS = ['url', 'region', 'endpoint', 'path_style', 'profile', 'multipart_threshold', 'part_size', 'concurrency'];
-const S3_ONLY = REMOTE_KEYS.filter((k) => !['url', 'concurrency'].includes(k));
-const NAME = /^[A-Za-z0-9_-]+$/;
+const S3_ONLY = ['region', 'endpoint', 'path_style', 'profile', 'multipart_threshold', 'part_size'];
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** The remotes the project declares, validated (errors name the config file, line and column). */
-export function remoteSettings(config: ProjectConfig): RemoteSettings {
-  const raw = config.section('remotes') ?? {};
-  const use = config.section('remote') ?? {};
-  if (!isMap(raw)) throw new UserError('`remotes:` must be a map of remote name → {url: ...}', config.locate(['remotes']));
-  if (!isMap(use)) throw new UserError('`remote:` must be a map with `default:` and/or `push:`', config.locate(['remote']));
+/** The remotes the project at `root` declares, validated (errors name the config file, line and column). */
+export function remoteSettings(config: ProjectConfig, root: string): RemoteSettings {
+  const raw = config.get(['remotes']) ?? {};
+  const use = config.get(['remote']) ?? {};
+  const locate = (path: PathSegment[]) => config.locate(path) ?? { file: join(root, CONFIG_FILE), line: 1, column: 1 };
+  if (!isMap(raw) || !isMap(use)) throw new UserError('`remotes:` and `remote:` must be maps', locate([isMap(raw) ? 'remote' : 'remotes']));
   const remotes = new Map<string, RemoteSpec>();
   for (const [name, r] of Object.entries(raw)) {
-    const at = (k?: string) => config.locate(k ? ['remotes', name, k] : ['remotes', name], k ? 'value' : 'key');
-    if (!NAME.test(name)) throw new UserError(`remote name '${name}': use letters, digits, '_' and '-'`, at());
-    const spec = isMap(r) ? r : typeof r === 'string' ? { url: r } : undefined;
-    if (!spec) throw new UserError(`remote '${name}' must be a URL or a map with \`url:\``, at());
-    for (const k of Object.keys(spec)) {
-      if (!REMOTE_KEYS.includes(k)) throw new UserError(`remote '${name}': unknown key '${k}'${didYouMean(k, REMOTE_KEYS)}; keys: ${REMOTE_KEYS.join(', ')}`, config.locate(['remotes', name, k], 'key'));
-    }
-    const str = (k: string): string | undefined => {
-      const v = spec[k];
-      if (v === undefined) return undefined;
-      if (typeof v !== 'string' || v === '') throw new UserError(`remote '${name}': \`${k}\` must be a non-empty string`, at(k));
-      return v;
-    };
+    const spec = r as Record<string, unknown>;
+    const at = (k: string) => locate(['remotes', name, k]);
     const size = (k: string): number | undefined => {
       const v = spec[k];
       if (v === undefined) return undefined;
@@ -80,8 +69,9 @@ export function remoteSettings(config: ProjectConfig): RemoteSettings {
         throw new UserError((e as Error).message, at(k));
       }
     };
-    const url = str('url');
-    if (!url) throw new UserError(`remote '${name}' has no \`url:\` (s3://bucket/prefix or a folder)`, at());
+    // Not required by the schema: a local file may override one key of a remote the project file declares.
+    const url = spec.url as string | undefined;
+    if (url === undefined) throw new UserError(`remote '${name}' has no \`url:\` (s3://bucket/prefix or a folder)`, locate(['remotes', name]));
     let kind: RemoteSpec['kind'];
     let path: string | undefined;
     if (/^s3:\/\//.test(url)) {
@@ -94,40 +84,32 @@ export function remoteSettings(config: ProjectConfig): RemoteSettings {
       throw new UserError(`remote '${name}': unsupported URL '${url}'; use s3://bucket/prefix, file:///folder or a folder path`, at('url'));
     } else {
       kind = 'directory';
-      path = isAbsolute(url) ? url : resolve(config.root, url);
+      path = isAbsolute(url) ? url : resolve(root, url);
     }
     if (kind === 'directory') {
-      for (const k of S3_ONLY) if (spec[k] !== undefined) throw new UserError(`remote '${name}': \`${k}\` applies to s3:// remotes only`, config.locate(['remotes', name, k], 'key'));
+      for (const k of S3_ONLY) if (spec[k] !== undefined) throw new UserError(`remote '${name}': \`${k}\` applies to s3:// remotes only`, at(k));
     }
-    const pathStyle = spec.path_style;
-    if (pathStyle !== undefined && typeof pathStyle !== 'boolean') throw new UserError(`remote '${name}': \`path_style\` must be true or false`, at('path_style'));
-    const concurrency = spec.concurrency;
-    if (concurrency !== undefined && !(Number.isInteger(concurrency) && (concurrency as number) >= 1 && (concurrency as number) <= 256)) throw new UserError(`remote '${name}': \`concurrency\` must be a whole number from 1 to 256`, at('concurrency'));
-    const endpoint = str('endpoint');
+    const endpoint = spec.endpoint as string | undefined;
     if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) throw new UserError(`remote '${name}': \`endpoint\` must be an http:// or https:// URL`, at('endpoint'));
     remotes.set(name, {
       name,
       kind,
       url,
       path,
-      region: str('region'),
+      region: spec.region as string | undefined,
       endpoint,
-      pathStyle: pathStyle as boolean | undefined,
-      profile: str('profile'),
+      pathStyle: spec.path_style as boolean | undefined,
+      profile: spec.profile as string | undefined,
       multipartThreshold: size('multipart_threshold'),
       partSize: size('part_size'),
-      concurrency: concurrency as number | undefined,
+      concurrency: spec.concurrency as number | undefined,
     });
   }
-  for (const k of Object.keys(use)) {
-    if (k !== 'default' && k !== 'push') throw new UserError(`remote: unknown key '${k}'${didYouMean(k, ['default', 'push'])}; keys: default, push`, config.locate(['remote', k], 'key'));
+  const def = use.default as string | undefined;
+  if (def !== undefined && !remotes.has(def)) {
+    throw new UserError(`remote.default: no remote named '${def}'${didYouMean(def, remotes.keys())}; declared: ${[...remotes.keys()].join(', ') || 'none'}`, locate(['remote', 'default']));
   }
-  const def = use.default;
-  if (def !== undefined && (typeof def !== 'string' || !remotes.has(def))) {
-    throw new UserError(`remote.default: no remote named ${JSON.stringify(def)}${didYouMean(String(def), remotes.keys())}; declared: ${[...remotes.keys()].join(', ') || 'none'}`, config.locate(['remote', 'default']));
-  }
-  if (use.push !== undefined && typeof use.push !== 'boolean') throw new UserError('remote.push must be true or false', config.locate(['remote', 'push']));
-  return { remotes, default: (def as string | undefined) ?? (remotes.size === 1 ? [...remotes.keys()][0] : undefined), push: use.push === true };
+  return { remotes, default: def ?? (remotes.size === 1 ? [...remotes.keys()][0] : undefined), push: use.push === true };
 }
 
 /**
