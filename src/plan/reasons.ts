@@ -91,6 +91,9 @@ export function formatAction(a: StaleAction): string {
   return a.kind === 'fetch' ? `available on remote '${a.remote}'` : 'will run';
 }
 
-export function actionJson(a: StaleAction): StaleAction & { text: string } {
+/** An action as `status --json` prints it (`action`): the typed fields plus its text. */
+export type ActionJson = StaleAction & { text: string };
+
+export function actionJson(a: StaleAction): ActionJson {
   return { ...a, text: formatAction(a) };
 }
