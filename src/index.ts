@@ -3,4 +3,4 @@
 // `diff --json` print. The test helpers are `fisherflow/testing`. Free of engine imports on
 // purpose: stage modules load this while `status` plans, which must stay fast.
 export * from './stage/api.js';
-export { formatReason, type ChangeKind, type ReasonJson, type StaleReason } from './plan/reasons.js';
+export { formatAction, formatReason, type ActionJson, type ChangeKind, type ReasonJson, type StaleAction, type StaleReason } from './plan/reasons.js';

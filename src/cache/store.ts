@@ -5,9 +5,11 @@
 //   logs/<key>.log       stdout/stderr of the stage's last attempt with that key
 //   work/<key>/          scratch kept across interrupted attempts (resume), removed on success
 //   tmp/                 staging; anything here is garbage after a crash
+//   remote-uploads/      journals of large uploads to a remote in progress (src/cache/remote/s3.ts)
 //
 // A result exists only once its run record exists, and the record is written (temp + rename)
-// after the object is complete, so a crash at any point leaves nothing a later run trusts.
+// after the object is complete, so a crash at any point leaves nothing a later run trusts. A result
+// fetched from a remote is installed the same way, once its files hash to what its record says.
 //
 // Reading 10,000 small record files costs more than planning itself, so a workspace may keep a
 // record cache (`useRecordCache`): the records it used last time, trusted per `runs/ab/` shard
@@ -16,7 +18,7 @@
 import { chmodSync, copyFileSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { hashFileContent, hashPath, type TreeFile } from './hash.js';
+import { hashFileContent, hashPath, StatCache, type TreeFile } from './hash.js';
 
 export interface OutputRecord {
   /** Path inside the object (built-in: inside its output folder; command: workspace-relative). */
@@ -199,17 +201,8 @@ export class ContentStore {
     }
     const tree = hashPath(args.staging);
     if (tree.kind !== 'dir') throw new Error('staging must be a folder');
-    const objDir = this.objectDir(tree.hash);
-    if (existsSync(objDir) && this.verifyFiles(objDir, tree.files.map((f) => [f.path, f.size, -1, f.hash])) === null) {
-      rmSync(args.staging, { recursive: true, force: true });
-    } else {
-      rmSync(objDir, { recursive: true, force: true });
-      makeReadOnly(args.staging);
-      mkdirSync(dirname(objDir), { recursive: true });
-      renameSync(args.staging, objDir);
-    }
-    const files: RunRecord['files'] = tree.files.map((f: TreeFile) => [f.path, f.size, statSync(join(objDir, f.path)).mtimeMs, f.hash]);
-    const record: RunRecord = {
+    const files = this.placeObject(args.staging, tree.hash, tree.files);
+    return this.writeRecord({
       version: 1,
       key: args.key,
       stage: args.stage,
@@ -220,9 +213,47 @@ export class ContentStore {
       seconds: Math.round(args.seconds * 1000) / 1000,
       createdAt: new Date().toISOString(),
       ...(args.meta ? { meta: args.meta } : {}),
-    };
-    const recPath = this.recordPath(args.key);
-    this.touch(args.key);
+    });
+  }
+
+  /**
+   * Install a result made elsewhere (a remote): `staging` must hash to `record.tree` and each of
+   * its outputs to the hash the record gives it, else nothing is installed and the error says
+   * what differs. The record is kept as made (stage, seconds, meta), with this store's mtimes.
+   */
+  install(record: RunRecord, staging: string): RunRecord {
+    // One in-memory stat cache: the outputs' hashes reuse the tree's file hashes.
+    const cache = new StatCache();
+    const tree = hashPath(staging, cache);
+    if (tree.hash !== record.tree) throw new Error(`its files hash to tree ${tree.hash.slice(0, 12)}…, not ${record.tree.slice(0, 12)}…`);
+    for (const [name, o] of Object.entries(record.outputs)) {
+      const full = join(staging, o.path);
+      const h = existsSync(full) ? hashPath(full, cache) : undefined;
+      if (!h || h.hash !== o.hash || h.kind !== o.kind) throw new Error(`its output '${name}' (${o.path}) ${h ? 'does not match its recorded hash' : 'is missing'}`);
+    }
+    const files = this.placeObject(staging, tree.hash, tree.files);
+    return this.writeRecord({ ...record, files });
+  }
+
+  /** Move a hashed staging folder to objects/ (or drop it when an intact copy is there). */
+  private placeObject(staging: string, tree: string, treeFiles: TreeFile[]): RunRecord['files'] {
+    const objDir = this.objectDir(tree);
+    if (existsSync(objDir) && this.verifyFiles(objDir, treeFiles.map((f) => [f.path, f.size, -1, f.hash])) === null) {
+      makeWritable(staging);
+      rmSync(staging, { recursive: true, force: true });
+    } else {
+      rmSync(objDir, { recursive: true, force: true });
+      makeReadOnly(staging);
+      mkdirSync(dirname(objDir), { recursive: true });
+      renameSync(staging, objDir);
+    }
+    return treeFiles.map((f: TreeFile) => [f.path, f.size, statSync(join(objDir, f.path)).mtimeMs, f.hash]);
+  }
+
+  /** The record, written last and atomically (temp + rename). */
+  private writeRecord(record: RunRecord): RunRecord {
+    const recPath = this.recordPath(record.key);
+    this.touch(record.key);
     mkdirSync(dirname(recPath), { recursive: true });
     const tmp = `${recPath}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(record, null, 1));

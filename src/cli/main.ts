@@ -10,6 +10,8 @@ import * as dagCmd from './commands/dag.js';
 import * as showCmd from './commands/show.js';
 import * as logsCmd from './commands/logs.js';
 import * as gcCmd from './commands/gc.js';
+import * as pushCmd from './commands/push.js';
+import * as pullCmd from './commands/pull.js';
 import * as metricsCmd from './commands/metrics.js';
 import * as diffCmd from './commands/diff.js';
 import * as expCmd from './commands/exp.js';
@@ -18,7 +20,7 @@ import * as execStageCmd from './commands/exec-stage.js';
 // Command modules import their implementations on use: every invocation pays only for what it runs.
 
 /** In the order `fisherflow --help` lists them. */
-const commands: Array<{ register(program: Command): void }> = [initCmd, runCmd, statusCmd, dagCmd, showCmd, logsCmd, gcCmd, metricsCmd, diffCmd, expCmd, stagesCmd, execStageCmd];
+const commands: Array<{ register(program: Command): void }> = [initCmd, runCmd, statusCmd, dagCmd, showCmd, logsCmd, gcCmd, pushCmd, pullCmd, metricsCmd, diffCmd, expCmd, stagesCmd, execStageCmd];
 
 export function buildProgram(): Command {
   const program = new Command();

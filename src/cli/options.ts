@@ -40,6 +40,21 @@ export function addRunOptions(cmd: Command): Command {
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it');
 }
 
+/** `--remote NAME`, and with `skip` also `--no-remote` (see src/cli/remote-options.ts). */
+export function addRemoteOption(cmd: Command, skip: boolean): Command {
+  cmd.option('--remote <name>', 'the remote to use (default: remote.default in fisherflow.config.yaml, or $FISHERFLOW_REMOTE)');
+  if (skip) cmd.option('--no-remote', 'do not consult any remote');
+  return cmd;
+}
+
+/** `push`/`pull`: [PIPELINE] [STAGE...], the remote, the store, transfers in flight, --json. */
+export function addTransferOptions(cmd: Command, what: string): Command {
+  return addRemoteOption(cmd.argument('[targets...]', 'an optional pipeline file (default ./fisherflow.yaml), then stages (default: every stage in its lock file)'), false)
+    .addOption(storeOption())
+    .option('-j, --jobs <n>', "transfers in flight at once (default: the remote's concurrency)", wholeNumber('-j', 1))
+    .option('--json', `print only one JSON object: what was ${what} and how fast`);
+}
+
 /** "; stages with that prefix: a, b" for an unknown stage name. */
 export function suggestStages(name: string, names: string[]): string {
   const close = names.filter((n) => n.startsWith(name.split('@')[0]));

@@ -203,7 +203,12 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   return { file: abs, dir: dirname(abs), source, params, stages, families: familyNames, modules };
 }
 
-function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: SourceDocument, what: string, known?: string[]): UserErrors {
+/** A validator for another fisherflow schema (e.g. the project config's), with the pipeline's keywords. */
+export function compileSchema(schema: object): ValidateFunction {
+  return ajv().compile(schema);
+}
+
+export function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: SourceDocument, what: string, known?: string[]): UserErrors {
   const out: UserError[] = [];
   const seen = new Set<string>();
   const oneOfAt = new Set<string>();

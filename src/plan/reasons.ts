@@ -79,3 +79,21 @@ export type ReasonJson = StaleReason & { text: string };
 export function reasonJson(r: StaleReason): ReasonJson {
   return { ...r, text: formatReason(r) };
 }
+
+/** What `run` will do about a stale stage, when a remote was consulted (`status` shows it). */
+export type StaleAction =
+  /** The remote holds the result of the stage's key: `run` fetches it instead of running. */
+  | { kind: 'fetch'; remote: string }
+  /** Nobody has this result: `run` computes it. */
+  | { kind: 'run' };
+
+export function formatAction(a: StaleAction): string {
+  return a.kind === 'fetch' ? `available on remote '${a.remote}'` : 'will run';
+}
+
+/** An action as `status --json` prints it (`action`): the typed fields plus its text. */
+export type ActionJson = StaleAction & { text: string };
+
+export function actionJson(a: StaleAction): ActionJson {
+  return { ...a, text: formatAction(a) };
+}

@@ -41,6 +41,11 @@ export function projectRoot(start: string): string {
   }
 }
 
+/** The content store's folder: --store, else $FISHERFLOW_STORE, else artifacts/ at the project root. */
+export function storeRootFor(root: string, store?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(store ?? env.FISHERFLOW_STORE ?? join(root, 'artifacts'));
+}
+
 export function defaultPipelineFile(cwd = process.cwd()): string {
   for (const name of ['fisherflow.yaml', 'fisherflow.yml']) if (existsSync(join(cwd, name))) return join(cwd, name);
   throw new UserError(`no pipeline given and no fisherflow.yaml in ${cwd}`);
@@ -54,7 +59,7 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
   const root = projectRoot(dirname(pipelineFile));
   const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile, cacheDir: join(root, '.fisherflow', 'parsed') });
   const dag = buildDag(pipeline);
-  const storeRoot = resolve(opts.store ?? env.FISHERFLOW_STORE ?? join(root, 'artifacts'));
+  const storeRoot = storeRootFor(root, opts.store, env);
   const lockPath = lockPathFor(pipelineFile);
   const store = new ContentStore(storeRoot);
   let previousLock: LockFile | undefined | null = null;

@@ -22,6 +22,7 @@ import type { Executor, StageJob } from '../exec/executor.js';
 import { StageRunError } from '../exec/errors.js';
 import { logTail } from '../exec/log-file.js';
 import type { PipelineSnapshot } from '../stage/api.js';
+import type { RemoteFetch } from '../cache/remote/remote-results.js';
 import { UserError, UserErrors } from '../errors.js';
 import type { RunEventSink, StageOutcome } from './events.js';
 import { pipelineSnapshot } from './snapshot.js';
@@ -39,6 +40,8 @@ export interface RunOptions {
   inProcess?: boolean;
   /** Where stages run; default: a LocalExecutor over this run's resource pool. */
   executor?: Executor;
+  /** A shared cache asked for each stale stage's result before it runs. */
+  remote?: RemoteFetch;
 }
 
 export interface StageResult {
@@ -222,28 +225,49 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     if (!forcedSet.has(name)) {
       const rec = asPlanned ? planned.record : store.readRecord(km.key);
       if (rec && (asPlanned || !store.verify(rec))) {
-        try {
-          for (const out of outputsToRestore(ws, spec, rec)) {
-            const dest = join(pipeline.dir, spec.outs[out]);
-            makeWritable(dest);
-            copyPath(store.outputPath(rec, out), dest);
-            ws.statCache.forget(dest);
-            emit({ type: 'note', stage: name, message: `restored ${spec.outs[out]} from the store` });
-          }
-        } catch (e) {
-          emit({ type: 'note', stage: name, message: `could not restore outputs: ${(e as Error).message}` });
-        }
-        records.set(name, rec);
-        // Same key as the lock file's entry: the entry is the same (it is derived from the key's
-        // material and the keyed record), so reuse it rather than rebuild it.
-        const prevEntry = ws.previousLock?.stages[name];
-        lockEntries.set(name, prevEntry && prevEntry.key === km.key ? prevEntry : withOuts(km.lock, rec));
-        emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
-        finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
+        useResult(name, spec, km, rec);
+        return;
+      }
+      if (opts.remote) {
+        void fetchFromRemote(opts.remote, name, spec, km);
         return;
       }
     }
     void queue.add(() => runOne(name, spec, km.key, km.lock), { priority: depth.get(name) });
+  };
+
+  /** A stage whose result is in the store (cached, or just fetched): restore its workspace outputs and finish it. */
+  const useResult = (name: string, spec: StageSpec, km: { key: string; lock: LockStage }, rec: RunRecord) => {
+    try {
+      for (const out of outputsToRestore(ws, spec, rec)) {
+        const dest = join(pipeline.dir, spec.outs[out]);
+        makeWritable(dest);
+        copyPath(store.outputPath(rec, out), dest);
+        ws.statCache.forget(dest);
+        emit({ type: 'note', stage: name, message: `restored ${spec.outs[out]} from the store` });
+      }
+    } catch (e) {
+      emit({ type: 'note', stage: name, message: `could not restore outputs: ${(e as Error).message}` });
+    }
+    records.set(name, rec);
+    // Same key as the lock file's entry: the entry is the same (it is derived from the key's
+    // material and the keyed record), so reuse it rather than rebuild it.
+    const prevEntry = ws.previousLock?.stages[name];
+    lockEntries.set(name, prevEntry && prevEntry.key === km.key ? prevEntry : withOuts(km.lock, rec));
+    emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
+    finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
+  };
+
+  /** Before running a stale stage, fetch its result from the remote if it has one (verified); else run it. */
+  const fetchFromRemote = async (remote: RemoteFetch, name: string, spec: StageSpec, km: { key: string; lock: LockStage }) => {
+    let rec: RunRecord | undefined;
+    try {
+      rec = stopLaunching ? undefined : await remote.fetch(km.key, name);
+    } catch (e) {
+      emit({ type: 'note', stage: name, message: `remote '${remote.name}' failed (${(e as Error).message}); running the stage here` });
+    }
+    if (rec && !stopLaunching) useResult(name, spec, km, rec);
+    else void queue.add(() => runOne(name, spec, km.key, km.lock), { priority: depth.get(name) });
   };
 
   const runOne = async (name: string, spec: StageSpec, key: string, lock: LockStage) => {

@@ -6,7 +6,7 @@ import { ContentStore } from '../../cache/store.js';
 import { readLock, lockPathFor } from '../../cache/lockfile.js';
 import { projectRoot } from '../../plan/workspace.js';
 import { UserError } from '../../errors.js';
-import { storeOption } from '../options.js';
+import { collect, storeOption } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -15,14 +15,22 @@ export function register(program: Command): void {
     .description('remove store entries that no lock file references (dry run unless --yes)')
     .option('--yes', 'really delete')
     .addOption(storeOption())
-    .action(async (files: string[], o: { yes?: boolean; store?: string }) => {
+    .option('--remote [name]', 'clean the remote (default: the configured one) instead of the local store')
+    .option('--rev <revision>', 'with --remote: also keep what the lock files reference at this git revision (repeatable)', collect, [])
+    .option('--keep-newer-than <duration>', 'with --remote: keep anything modified this recently, e.g. 30m, 2h, 7d (protects pushes in progress)', '1h')
+    .action(async (files: string[], o: { yes?: boolean; store?: string; remote?: string | true; rev: string[]; keepNewerThan: string }) => {
+      if (o.remote !== undefined) {
+        const { collectRemoteGarbageCommand } = await import('../remote-gc.js');
+        await collectRemoteGarbageCommand(files, { yes: Boolean(o.yes), store: o.store, remote: o.remote, revs: o.rev, keepNewerThan: o.keepNewerThan });
+        return;
+      }
+      if (o.rev.length) throw new UserError('gc: --rev applies to --remote only (the local store keeps what the workspace and its experiments reference)');
       await collectGarbage(files, { yes: Boolean(o.yes), store: o.store });
     });
 }
 
-export async function collectGarbage(pipelines: string[], opts: { yes: boolean; store?: string; cwd?: string; out?: (s: string) => void }): Promise<{ removedRuns: number; removedObjects: number }> {
-  const out = opts.out ?? ((s: string) => process.stdout.write(`${s}\n`));
-  const cwd = opts.cwd ?? process.cwd();
+/** The lock files whose results gc keeps: the named pipelines' (or every *.lock here) and the experiments'. */
+export function gcLockFiles(pipelines: string[], cwd: string): { root: string; lockFiles: string[] } {
   let lockFiles: string[];
   if (pipelines.length) lockFiles = pipelines.map((p) => lockPathFor(resolve(cwd, p)));
   else lockFiles = readdirSync(cwd).filter((f) => f.endsWith('.lock')).map((f) => join(cwd, f));
@@ -35,6 +43,12 @@ export async function collectGarbage(pipelines: string[], opts: { yes: boolean; 
       for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.endsWith('.lock')) lockFiles.push(join(dir, f));
     }
   }
+  return { root, lockFiles };
+}
+
+export async function collectGarbage(pipelines: string[], opts: { yes: boolean; store?: string; cwd?: string; out?: (s: string) => void }): Promise<{ removedRuns: number; removedObjects: number }> {
+  const out = opts.out ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const { root, lockFiles } = gcLockFiles(pipelines, opts.cwd ?? process.cwd());
   if (lockFiles.length === 0) throw new UserError('gc: no lock files found; name the pipelines whose results to keep (nothing removed)');
   const keep = new Set<string>();
   for (const lf of lockFiles) {

@@ -4,8 +4,10 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { openWorkspace, projectRoot } from '../../plan/workspace.js';
 import { formatReasons } from '../../plan/reasons.js';
-import { addPipelineOptions, addRunOptions, workspaceOptions } from '../options.js';
+import { addPipelineOptions, addRemoteOption, addRunOptions, workspaceOptions } from '../options.js';
 import { onInterrupt } from '../interrupt.js';
+import type { RunRemote } from '../remote-options.js';
+import type { RunResult } from '../../run/run.js';
 
 export interface RunCommandOptions {
   set: string[];
@@ -18,15 +20,25 @@ export interface RunCommandOptions {
   gpus?: string;
   jobsPerGpu?: number;
   keepGoing?: boolean;
+  /** --remote NAME, or false for --no-remote. */
+  remote?: string | boolean;
+  /** --push / --no-push (default: remote.push in the config). */
+  push?: boolean;
 }
 
 export function register(program: Command): void {
-  addRunOptions(
-    addPipelineOptions(program.command('run').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)'))
-      .description('run the stages whose inputs changed')
-      .addOption(new Option('--force [stages...]', 'rerun these stages (all when none named) and their dependents'))
-      .option('--dry-run', 'show what would run, run nothing'),
-  ).action(runCommand);
+  addRemoteOption(
+    addRunOptions(
+      addPipelineOptions(program.command('run').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)'))
+        .description('run the stages whose inputs changed')
+        .addOption(new Option('--force [stages...]', 'rerun these stages (all when none named) and their dependents'))
+        .option('--dry-run', 'show what would run, run nothing'),
+    ),
+    true,
+  )
+    .option('--push', 'upload the results this run computed to the remote')
+    .option('--no-push', "do not push, whatever the config's remote.push says")
+    .action(runCommand);
 }
 
 export async function runCommand(file: string | undefined, o: RunCommandOptions): Promise<void> {
@@ -67,9 +79,12 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   // --dry-run prints its own list (every stage, with reasons) instead of the live display.
   const display = createRunDisplay(o.json || o.dryRun ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
   const interrupt = onInterrupt({ quiet: o.json });
+  // The shared remote cache, when one is configured (src/cache/remote/): asked before a stale stage runs.
+  const shared = o.dryRun ? undefined : (await import('../remote-options.js')).runRemote(ws.root, ws.store, o, (stage, message) => display.handle({ type: 'note', stage, message }));
   try {
-    const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: o.jobs, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle });
+    const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: o.jobs, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle, remote: shared?.results });
     display.close();
+    const pushed = shared?.push && !res.interrupted ? await pushComputed(shared, res, o.json) : true;
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ stages: res.stages.map((s) => ({ name: s.name, status: s.status, key: s.key, seconds: Math.round(s.seconds * 1000) / 1000, ...(s.error ? { error: s.error } : {}) })) })}\n`);
     } else if (o.dryRun) {
@@ -80,8 +95,18 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
       if (!o.json && lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
       if (useFastPath) saveFastPath(ws, fastArgs, res.records, lines);
     }
-    process.exitCode = res.interrupted ? 130 : res.ok ? 0 : 1;
+    process.exitCode = res.interrupted ? 130 : res.ok && pushed ? 0 : 1;
   } finally {
+    shared?.close();
     interrupt.dispose();
   }
+}
+
+/** `run --push`: upload the results of the stages that ran (a summary line on stderr). */
+async function pushComputed(shared: RunRemote, res: RunResult, json: boolean | undefined): Promise<boolean> {
+  const items = res.stages.filter((s) => s.status === 'ran').map((s) => ({ stage: s.name, record: res.records.get(s.name)! }));
+  if (items.length === 0) return true;
+  const r = await shared.pushResults(items, json);
+  process.stderr.write(`${r.message}\n`);
+  return r.ok;
 }

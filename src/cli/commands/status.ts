@@ -3,38 +3,45 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { openWorkspace } from '../../plan/workspace.js';
 import { planPipeline } from '../../plan/plan.js';
-import { formatReason, reasonJson, type StaleReason } from '../../plan/reasons.js';
-import { addPipelineOptions, out, workspaceOptions } from '../options.js';
+import { actionJson, formatAction, formatReason, reasonJson, type StaleAction, type StaleReason } from '../../plan/reasons.js';
+import type { Workspace } from '../../plan/workspace.js';
+import type { StagePlan } from '../../plan/plan.js';
+import { addPipelineOptions, addRemoteOption, out, workspaceOptions } from '../options.js';
 
 export interface StatusRow {
   name: string;
   status: 'up-to-date' | 'stale';
   key: string | null;
   reasons: StaleReason[];
+  /** With a remote: whether `run` would fetch this stale stage or run it. */
+  action?: StaleAction;
 }
 
 export function register(program: Command): void {
-  addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file'))
+  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file')), true)
     .description('show which stages are up to date, and exactly why the others would rerun')
     .option('--json', 'machine-readable output: each stale stage with its reasons as typed objects ({kind, ...fields, text})')
-    .action(async (file: string | undefined, o: { set: string[]; params?: string; store?: string; json?: boolean }) => {
+    .action(async (file: string | undefined, o: { set: string[]; params?: string; store?: string; json?: boolean; remote?: string | boolean }) => {
       const { pipeline, stages } = await pipelineStatus(file, o);
       if (o.json) {
-        out(`${JSON.stringify({ pipeline, stages: stages.map((p) => ({ name: p.name, status: p.status, key: p.key, reasons: p.reasons.map(reasonJson) })) }, null, 2)}\n`);
+        out(`${JSON.stringify({ pipeline, stages: stages.map((p) => ({ name: p.name, status: p.status, key: p.key, reasons: p.reasons.map(reasonJson), ...(p.action ? { action: actionJson(p.action) } : {}) })) }, null, 2)}\n`);
         return;
       }
       let stale = 0;
+      let fetchable = 0;
       for (const p of stages) {
         if (p.status === 'stale') stale++;
-        out(`${p.status === 'stale' ? 'stale     ' : 'up-to-date'}  ${p.name}\n`);
+        if (p.action?.kind === 'fetch') fetchable++;
+        out(`${p.status === 'stale' ? 'stale     ' : 'up-to-date'}  ${p.name}${p.action ? `  (${formatAction(p.action)})` : ''}\n`);
         for (const r of p.reasons) out(`              - ${formatReason(r)}\n`);
       }
-      out(`\n${stages.length - stale} up to date, ${stale} stale\n`);
+      const remote = stages.find((p) => p.action?.kind === 'fetch')?.action;
+      out(`\n${stages.length - stale} up to date, ${stale} stale${remote?.kind === 'fetch' ? ` (${fetchable} available on remote '${remote.remote}', ${stale - fetchable} will run)` : ''}\n`);
     });
 }
 
 /** The status of every stage, in DAG order, and the pipeline's label. */
-export async function pipelineStatus(file: string | undefined, o: { set?: string[]; params?: string; store?: string }): Promise<{ pipeline: string; stages: StatusRow[] }> {
+export async function pipelineStatus(file: string | undefined, o: { set?: string[]; params?: string; store?: string; remote?: string | boolean }): Promise<{ pipeline: string; stages: StatusRow[] }> {
   const { fastPathArgs, tryFastPath } = await import('../../run/fast-path.js');
   const args = fastPathArgs(file, o);
   // Nothing changed since the last successful run (see src/run/fast-path.ts): all up to date.
@@ -48,5 +55,23 @@ export async function pipelineStatus(file: string | undefined, o: { set?: string
   const ws = await openWorkspace(file, workspaceOptions(o));
   const plans = planPipeline(ws);
   ws.statCache.save();
-  return { pipeline: ws.label, stages: ws.dag.order.map((n) => plans.get(n)!) };
+  const actions = await remoteActions(ws, plans, o.remote);
+  return { pipeline: ws.label, stages: ws.dag.order.map((n) => ({ ...plans.get(n)!, ...(actions?.has(n) ? { action: actions.get(n) } : {}) })) };
+}
+
+/** With a remote configured (and stale stages), what `run` would do about each stale stage. */
+async function remoteActions(ws: Workspace, plans: Map<string, StagePlan>, requested: string | boolean | undefined): Promise<Map<string, StaleAction> | undefined> {
+  if ([...plans.values()].every((p) => p.status === 'up-to-date')) return undefined;
+  const { chosenRemote, openChosen } = await import('../remote-options.js');
+  const chosen = chosenRemote(ws.root, requested);
+  if (!chosen) return undefined;
+  const [{ RemoteResults }, { remoteAvailability }] = await Promise.all([import('../../cache/remote/remote-results.js'), import('../../plan/remote-availability.js')]);
+  const results = new RemoteResults(await openChosen(chosen, ws.store.root), ws.store, { concurrency: chosen.concurrency, note: (_stage, message) => process.stderr.write(`fisherflow: ${message}\n`) });
+  try {
+    const actions = await remoteAvailability(ws, plans, chosen.spec.name, (key, stage) => results.recordFor(key, stage));
+    // A remote that could not be asked tells nothing: show the local status alone.
+    return results.broken ? undefined : actions;
+  } finally {
+    results.close();
+  }
 }
