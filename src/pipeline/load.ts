@@ -15,6 +15,7 @@ import { flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverri
 import {
   TemplateSyntaxError,
   artifactPlaceholder,
+  containsTemplate,
   findArtifactRefs,
   renderValue,
   type ArtifactRef,
@@ -366,13 +367,20 @@ function expandStage(
     };
     switch (head) {
       case 'params': {
-        if (segs.every((x) => x.kind === 'name')) return evalParams(expr, loc);
-        // Computed segments: params.models[item] → the value under the item's name.
-        const key = segs.slice(1).map((_, i) => segValue(i + 1)).join('.');
-        const got = getDotted(params, key);
-        if (!got.found) throw new UserError(`unknown param '${key}' (from '${expr.text}')${didYouMean(key, flatParams)}`, loc());
-        paramsUsed[key] = got.value;
-        return got.value;
+        let key: string;
+        let value: unknown;
+        if (segs.every((x) => x.kind === 'name')) {
+          key = segs.slice(1).map((x) => (x as { value: string }).value).join('.');
+          value = evalParams(expr, loc);
+        } else {
+          // Computed segments: params.models[item] → the value under the item's name.
+          key = segs.slice(1).map((_, i) => segValue(i + 1)).join('.');
+          const got = getDotted(params, key);
+          if (!got.found) throw new UserError(`unknown param '${key}' (from '${expr.text}')${didYouMean(key, flatParams)}`, loc());
+          paramsUsed[key] = got.value;
+          value = got.value;
+        }
+        return renderParamTemplates(key, value, path);
       }
       case 'item':
       case 'key': {
@@ -415,6 +423,19 @@ function expandStage(
       default:
         throw new UserError(`unknown name '${head}' in '\${{ ${expr.text} }}'; expected params, item, key or stages`, loc());
     }
+  };
+
+  // A param's value may itself hold templates (`base: ${{ stages.base-model.outputs.model }}`, so
+  // that `--set base=/my/checkpoint` swaps a stage's output for a folder): they are rendered
+  // where the param is used, as if written there.
+  const rendering: string[] = [];
+  const renderParamTemplates = (key: string, value: unknown, path: PathSegment[]): unknown => {
+    if (!containsTemplate(value)) return value;
+    if (rendering.includes(key)) throw new UserError(`param '${key}' refers to itself (${[...rendering, key].join(' → ')})`, source.locate([...base, ...path]));
+    rendering.push(key);
+    try {
+      return renderValue(value, (e) => evaluate(e, path));
+    } finally { rendering.pop(); }
   };
 
   const render = <T>(v: T, key: string): T => {

@@ -27,6 +27,14 @@ export function hasTemplate(s: string): boolean {
   return s.includes('${{');
 }
 
+/** Whether a string anywhere inside a JSON-like value holds a template. */
+export function containsTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return hasTemplate(value);
+  if (Array.isArray(value)) return value.some(containsTemplate);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(containsTemplate);
+  return false;
+}
+
 export function parseExpression(text: string): TemplateExpr {
   const src = text.trim();
   let i = 0;
