@@ -1,0 +1,91 @@
+// Random access to a checkpoint folder's weights under HF BertForSequenceClassification names,
+// whichever file holds them (model.safetensors or pytorch_model.bin): the header is read when
+// the folder is opened, each tensor only when asked for. Loading a model walks it once; the
+// merge stage walks several side by side, one tensor at a time.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { StageInputError } from '../../src/stage/api.js';
+import { SafetensorsFile } from '../safetensors/format.js';
+import { TorchStateDictFile, type LoadedTensor } from './torch-bin.js';
+
+export interface WeightsFile {
+  /** The weights file read. */
+  readonly file: string;
+  readonly format: 'safetensors' | 'pytorch';
+  /** Canonical names (see canonicalName), in the file's order; buffers and pre-training heads left out. */
+  names(): string[];
+  has(name: string): boolean;
+  shape(name: string): number[];
+  /** One tensor as float32 (other float and integer dtypes converted). */
+  read(name: string): LoadedTensor;
+  close(): void;
+}
+
+/** Maps names of BertModel / BertForPreTraining / old (gamma, beta) checkpoints to HF's current names. */
+export function canonicalName(name: string): string | null {
+  let n = name.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
+  if (n.startsWith('module.')) n = n.slice(7); // saved from DataParallel
+  if (n.startsWith('embeddings.') || n.startsWith('encoder.') || n.startsWith('pooler.')) n = `bert.${n}`;
+  if (n.endsWith('position_ids') || n.startsWith('cls.')) return null; // buffers and pre-training heads
+  return n;
+}
+
+/** The weights file of a checkpoint folder: model.safetensors if present, else pytorch_model.bin. */
+export function weightsPath(dir: string): { path: string; format: WeightsFile['format'] } {
+  const st = join(dir, 'model.safetensors');
+  if (existsSync(st)) return { path: st, format: 'safetensors' };
+  const bin = join(dir, 'pytorch_model.bin');
+  if (existsSync(bin)) return { path: bin, format: 'pytorch' };
+  throw new StageInputError(`${dir}: no model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)`);
+}
+
+export function openWeights(dir: string): WeightsFile {
+  const { path, format } = weightsPath(dir);
+  if (format === 'safetensors') {
+    const f = SafetensorsFile.open(path);
+    return withCanonicalNames(path, format, f.names(), {
+      shape: (n) => f.info(n).shape.slice(),
+      read: (n) => ({ shape: f.info(n).shape.slice(), data: f.readFloat32(n), dtype: f.info(n).dtype }),
+      close: () => f.close(),
+    });
+  }
+  const f = TorchStateDictFile.open(path);
+  return withCanonicalNames(path, format, f.names(), {
+    shape: (n) => f.info(n).shape,
+    read: (n) => f.readFloat32(n),
+    close: () => f.close(),
+  });
+}
+
+function withCanonicalNames(
+  file: string,
+  format: WeightsFile['format'],
+  fileNames: string[],
+  raw: { shape(n: string): number[]; read(n: string): LoadedTensor; close(): void },
+): WeightsFile {
+  const byCanonical = new Map<string, string>();
+  for (const n of fileNames) {
+    const c = canonicalName(n);
+    if (c === null) continue;
+    const other = byCanonical.get(c);
+    if (other !== undefined) {
+      raw.close();
+      throw new StageInputError(`${file}: tensors "${other}" and "${n}" are both "${c}"`);
+    }
+    byCanonical.set(c, n);
+  }
+  const fileName = (n: string): string => {
+    const f = byCanonical.get(n);
+    if (f === undefined) throw new StageInputError(`${file}: no tensor "${n}"`);
+    return f;
+  };
+  return {
+    file,
+    format,
+    names: () => [...byCanonical.keys()],
+    has: (n) => byCanonical.has(n),
+    shape: (n) => raw.shape(fileName(n)),
+    read: (n) => raw.read(fileName(n)),
+    close: () => raw.close(),
+  };
+}
