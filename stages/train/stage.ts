@@ -6,7 +6,7 @@ import { defineStage, StageInputError } from 'fisherflow';
 import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
 import { resolveConfig, type BertConfig } from '../../ml/bert/config.js';
 import { backendMetadata } from '../../ml/bert/backend-info.js';
-import { checkRows } from './check-rows.js';
+import { checkRows } from '../../ml/bert/check-rows.js';
 import { checkTrainInputs, settingsFrom, trainInputSchema, type TrainInputs } from './inputs.js';
 import { tokenizerVocabSize } from './tokenizer-vocab.js';
 

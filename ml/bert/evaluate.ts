@@ -1,7 +1,12 @@
 // Accuracy and mean cross-entropy of a model on a tokenized set, dropout off.
-import type { Batch, TokenizedRow } from '../../ml/bert/batch.js';
-import { makeBatch } from '../../ml/bert/batch.js';
-import type { TrainableModel } from './model-api.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Batch, TokenizedRow } from './batch.js';
+import { makeBatch } from './batch.js';
+
+/** What evaluation needs of a model (BertForSequenceClassification, or a stand-in in tests). */
+export interface LogitsModel {
+  logits(batch: Batch, opts?: { training?: boolean }): tf.Tensor2D;
+}
 
 export interface EvalResult {
   accuracy: number;
@@ -31,7 +36,7 @@ export function batchesOf<T>(rows: T[], size: number): T[][] {
 }
 
 export async function evaluate(
-  model: TrainableModel,
+  model: LogitsModel,
   rows: TokenizedRow[],
   opts: { batchSize: number; padTo?: number; padId?: number; signal?: AbortSignal },
 ): Promise<EvalResult> {
