@@ -96,6 +96,16 @@ export class TorchStateDictFile {
     return { shape: t.size.slice(), data: strided(data, t.offset, t.size, t.stride), dtype: t.storage.dtype };
   }
 
+  /** Elements [start, start + count) of a tensor (in row-major order) as float32. */
+  readFloat32Range(name: string, start: number, count: number): Float32Array {
+    const t = this.ref(name);
+    const bytes = DTYPE_BYTES[t.storage.dtype];
+    if (isContiguous(t.size, t.stride)) {
+      return toFloat32(this.zip.readEntryRange(`${this.prefix}data/${t.storage.key}`, (t.offset + start) * bytes, count * bytes), t.storage.dtype);
+    }
+    return this.readFloat32(name).data.slice(start, start + count);
+  }
+
   storageKey(name: string): string { return this.ref(name).storage.key; }
 
   close(): void { this.zip.close(); }
@@ -136,15 +146,18 @@ export function forEachTorchTensor(path: string, onTensor: (name: string, t: Loa
   }
 }
 
+function isContiguous(size: number[], stride: number[]): boolean {
+  for (let i = size.length - 1, s = 1; i >= 0; i--) {
+    if (size[i] !== 1 && stride[i] !== s) return false;
+    s *= size[i];
+  }
+  return true;
+}
+
 /** Copies a (possibly strided, e.g. transposed or shared) view of a storage into a contiguous array. */
 function strided(src: Float32Array, offset: number, size: number[], stride: number[]): Float32Array {
   const numel = size.reduce((a, b) => a * b, 1);
-  let contiguous = true;
-  for (let i = size.length - 1, s = 1; i >= 0; i--) {
-    if (size[i] !== 1 && stride[i] !== s) contiguous = false;
-    s *= size[i];
-  }
-  if (contiguous) return src.slice(offset, offset + numel);
+  if (isContiguous(size, stride)) return src.slice(offset, offset + numel);
   const out = new Float32Array(numel);
   const idx = new Array(size.length).fill(0);
   for (let k = 0; k < numel; k++) {

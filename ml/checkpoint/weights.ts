@@ -18,6 +18,8 @@ export interface WeightsFile {
   shape(name: string): number[];
   /** One tensor as float32 (other float and integer dtypes converted). */
   read(name: string): LoadedTensor;
+  /** Elements [start, start + count) of a tensor, row-major, as float32: large tensors a part at a time. */
+  readRange(name: string, start: number, count: number): Float32Array;
   close(): void;
 }
 
@@ -41,11 +43,17 @@ export function weightsPath(dir: string): { path: string; format: WeightsFile['f
 
 export function openWeights(dir: string): WeightsFile {
   const { path, format } = weightsPath(dir);
+  return openWeightsFile(path, format);
+}
+
+/** One weights file (a checkpoint's, or a tensor file under the same names, such as fim.safetensors). */
+export function openWeightsFile(path: string, format: WeightsFile['format']): WeightsFile {
   if (format === 'safetensors') {
     const f = SafetensorsFile.open(path);
     return withCanonicalNames(path, format, f.names(), {
       shape: (n) => f.info(n).shape.slice(),
       read: (n) => ({ shape: f.info(n).shape.slice(), data: f.readFloat32(n), dtype: f.info(n).dtype }),
+      readRange: (n, start, count) => f.readFloat32Range(n, start, count),
       close: () => f.close(),
     });
   }
@@ -53,6 +61,7 @@ export function openWeights(dir: string): WeightsFile {
   return withCanonicalNames(path, format, f.names(), {
     shape: (n) => f.info(n).shape,
     read: (n) => f.readFloat32(n),
+    readRange: (n, start, count) => f.readFloat32Range(n, start, count),
     close: () => f.close(),
   });
 }
@@ -61,7 +70,7 @@ function withCanonicalNames(
   file: string,
   format: WeightsFile['format'],
   fileNames: string[],
-  raw: { shape(n: string): number[]; read(n: string): LoadedTensor; close(): void },
+  raw: Pick<WeightsFile, 'shape' | 'read' | 'readRange' | 'close'>,
 ): WeightsFile {
   const byCanonical = new Map<string, string>();
   for (const n of fileNames) {
@@ -86,6 +95,7 @@ function withCanonicalNames(
     has: (n) => byCanonical.has(n),
     shape: (n) => raw.shape(fileName(n)),
     read: (n) => raw.read(fileName(n)),
+    readRange: (n, start, count) => raw.readRange(fileName(n), start, count),
     close: () => raw.close(),
   };
 }

@@ -97,6 +97,7 @@ export class SafetensorsFile {
   readFloat32Range(name: string, start: number, count: number): Float32Array {
     const t = this.info(name);
     const bytes = DTYPE_BYTES[t.dtype];
+    if (start < 0 || count < 0 || (start + count) * bytes > t.end - t.begin) throw new Error(`${this.path}: elements ${start}..${start + count} are outside tensor "${name}"`);
     if (this.fd === null) throw new Error(`${this.path}: file already closed`);
     const buf = Buffer.allocUnsafe(count * bytes);
     let off = 0;
@@ -177,6 +178,8 @@ function dtypeOf(data: TensorToWrite['data']): TensorHeader['dtype'] {
 export class SafetensorsWriter {
   private fd: number | null;
   private next = 0;
+  /** Values of tensors[next] written so far. */
+  private written = 0;
 
   private constructor(readonly path: string, private readonly tensors: TensorHeader[], fd: number) {
     this.fd = fd;
@@ -211,21 +214,30 @@ export class SafetensorsWriter {
     return writer;
   }
 
-  /** The next declared tensor's data (its name is checked, so an out-of-order write cannot slip through). */
+  /**
+   * Data of the current tensor, whole or in consecutive parts (a large tensor can be produced a
+   * chunk at a time); its name is checked, so an out-of-order write cannot slip through.
+   */
   write(name: string, data: TensorToWrite['data']): void {
     if (this.fd === null) throw new Error(`${this.path}: writer already closed`);
     const t = this.tensors[this.next];
     if (!t || t.name !== name) throw new Error(`SafetensorsWriter: expected tensor ${t ? `"${t.name}"` : '(none left)'}, got "${name}"`);
     const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (numel !== data.length || dtypeOf(data) !== t.dtype) {
-      throw new Error(`SafetensorsWriter: ${name} has ${data.length} ${dtypeOf(data)} values for ${t.dtype}${JSON.stringify(t.shape)}`);
+    if (this.written + data.length > numel || dtypeOf(data) !== t.dtype) {
+      throw new Error(`SafetensorsWriter: ${name}: ${this.written} + ${data.length} ${dtypeOf(data)} values for ${t.dtype}${JSON.stringify(t.shape)}`);
     }
     writeAll(this.fd, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    this.next++;
+    this.written += data.length;
+    if (this.written === numel) {
+      this.next++;
+      this.written = 0;
+    }
   }
 
   /** Closes the file and moves it into place; every declared tensor must have been written. */
   finish(): void {
+    // A zero-size tensor needs no write.
+    while (this.next < this.tensors.length && this.written === 0 && this.tensors[this.next]!.shape.includes(0)) this.next++;
     if (this.next !== this.tensors.length) {
       this.abort();
       throw new Error(`SafetensorsWriter: ${this.tensors.length - this.next} declared tensors were not written`);
