@@ -354,15 +354,19 @@ function expandStage(
     const segs = expr.segments;
     const head = segs[0].kind === 'name' ? segs[0].value : '';
     const evalSub = (e: TemplateExpr) => evaluate(e, path);
-    const segValue = (i: number): string => {
+    // memberIndex: indexing a foreach/matrix family, where a list or map item selects the member
+    // named after it (as expandFamily names members: [st, op] → st-op).
+    const segValue = (i: number, memberIndex = false): string => {
       const s = segs[i];
       if (!s) throw new UserError(`'${expr.text}' is incomplete`, loc());
       if (s.kind === 'name' || s.kind === 'literal') return s.value;
       // A bare word in brackets that names nothing is a literal: stages.models[op].
       const h = s.expr.segments[0];
       if (s.expr.segments.length === 1 && h.kind === 'name' && !['params', 'item', 'key', 'stages'].includes(h.value)) return h.value;
+      // A number in brackets is a literal too: stages.interpolation[0.5] (members are named String(item)).
+      if (/^-?\d+(\.\d+)?$/.test(s.expr.text)) return String(Number(s.expr.text));
       const v = evalSub(s.expr);
-      if (v !== null && typeof v === 'object') throw new UserError(`'${expr.text}': an index must be a plain value, got ${JSON.stringify(v)}`, loc());
+      if (v !== null && typeof v === 'object' && !memberIndex) throw new UserError(`'${expr.text}': an index must be a plain value, got ${JSON.stringify(v)}`, loc());
       return variantLabel(v);
     };
     switch (head) {
@@ -402,7 +406,7 @@ function expandStage(
         let target = segValue(i++);
         // Family indexing: stages.train[item] → train@<item>; matrix: several brackets.
         const idx: string[] = [];
-        while (segs[i] && segs[i].kind !== 'name') idx.push(segValue(i++));
+        while (segs[i] && segs[i].kind !== 'name') idx.push(segValue(i++, true));
         if (idx.length) target = `${target}@${idx.join(',')}`;
         if (segValue(i) !== 'outputs') throw new UserError(`'${expr.text}': expected stages.NAME.outputs.KEY`, loc());
         const output = segValue(i + 1);

@@ -150,10 +150,23 @@ export function renderValue(value: unknown, evaluate: (expr: TemplateExpr, path:
   if (Array.isArray(value)) return value.map((v, i) => (plain(v) ? v : renderValue(v, evaluate, [...path, i])));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = plain(v) ? v : renderValue(v, evaluate, [...path, k]);
+    for (const [k, v] of Object.entries(value)) {
+      // A key may be a template too (`"${{ item }},dev": ...`); it renders to a string.
+      const key = k.includes('${{') ? templatedKey(k, (e) => evaluate(e, [...path, k])) : k;
+      if (Object.prototype.hasOwnProperty.call(out, key)) throw new TemplateSyntaxError(`the key '${k}' renders to '${key}', which the map already has`);
+      out[key] = plain(v) ? v : renderValue(v, evaluate, [...path, k]);
+    }
     return out;
   }
   return value;
+}
+
+function templatedKey(k: string, evaluate: Evaluate): string {
+  const v = renderString(k, evaluate);
+  if (v === null || typeof v === 'object') throw new TemplateSyntaxError(`the key '${k}' renders to ${JSON.stringify(v)}; a key must be text or a number`);
+  if (String(v).includes(PH_OPEN)) throw new TemplateSyntaxError(`the key '${k}' names a stage output; only values can`);
+  if (['__proto__', 'constructor', 'prototype'].includes(String(v))) throw new TemplateSyntaxError(`the key '${k}' renders to '${String(v)}', which is not allowed`);
+  return String(v);
 }
 
 // Placeholders for artifact references: control characters cannot appear in YAML plain text,
