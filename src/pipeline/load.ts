@@ -136,7 +136,9 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   const defaults = doc.params ?? {};
   for (const s of opts.set ?? []) {
     const [k] = parseSetOption(s);
-    if (!getDotted(defaults, k).found && !opts.paramsFile) {
+    // Under a param that is a template (a family's outputs), the entries are the user's to give.
+    const underTemplate = k.split('.').some((_, i, parts) => i > 0 && containsTemplate(getDotted(defaults, parts.slice(0, i).join('.')).value));
+    if (!getDotted(defaults, k).found && !opts.paramsFile && !underTemplate) {
       throw new UserError(`--set ${k}: the pipeline declares no param '${k}'${didYouMean(k, Object.keys(flattenKeys(defaults)))}`, locate(['params'], 'key'));
     }
   }
@@ -347,7 +349,6 @@ function expandStage(
 ): StageSpec {
   const base: PathSegment[] = ['stages', family];
   const paramsUsed: Record<string, unknown> = {};
-  const evalParams = paramEvaluator(params, flatParams, paramsUsed, () => source.locate(base));
 
   const evaluate = (expr: TemplateExpr, path: PathSegment[]): unknown => {
     const loc = () => source.locate([...base, ...path]);
@@ -371,20 +372,26 @@ function expandStage(
     };
     switch (head) {
       case 'params': {
-        let key: string;
-        let value: unknown;
-        if (segs.every((x) => x.kind === 'name')) {
-          key = segs.slice(1).map((x) => (x as { value: string }).value).join('.');
-          value = evalParams(expr, loc);
-        } else {
-          // Computed segments: params.models[item] → the value under the item's name.
-          key = segs.slice(1).map((_, i) => segValue(i + 1)).join('.');
-          const got = getDotted(params, key);
-          if (!got.found) throw new UserError(`unknown param '${key}' (from '${expr.text}')${didYouMean(key, flatParams)}`, loc());
+        // Computed segments: params.models[item] → the value under the item's name.
+        const parts = segs.slice(1).map((x, i) => (x.kind === 'name' ? x.value : segValue(i + 1)));
+        const key = parts.join('.');
+        const got = getDotted(params, key);
+        if (got.found) {
           paramsUsed[key] = got.value;
-          value = got.value;
+          return renderParamTemplates(key, got.value, path);
         }
-        return renderParamTemplates(key, value, path);
+        // A param on the way that is a template (models: ${{ stages.model.outputs.model }}) is
+        // rendered first, and the rest of the path looked up in what it renders to.
+        for (let n = parts.length - 1; n > 0; n--) {
+          const head = getDotted(params, parts.slice(0, n).join('.'));
+          if (!head.found || !containsTemplate(head.value)) continue;
+          const prefix = parts.slice(0, n).join('.');
+          paramsUsed[prefix] = head.value;
+          const inner = getDotted(renderParamTemplates(prefix, head.value, path), parts.slice(n).join('.'));
+          if (inner.found) return inner.value;
+          break;
+        }
+        throw new UserError(`unknown param '${key}'${segs.every((x) => x.kind === 'name') ? '' : ` (from '${expr.text}')`}${didYouMean(key, flatParams)}`, loc());
       }
       case 'item':
       case 'key': {

@@ -39,3 +39,30 @@ test('a param that refers to itself is an error with its location', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /fisherflow\.yaml:7:\d+: param 'a' refers to itself \(a → b → a\)/);
 });
+
+test('a param holding a whole family (a map) is indexed through: params.models[item]', () => {
+  const ws = workspace({
+    'fisherflow.yaml': `
+params:
+  kinds: [st, op]
+  models: \${{ stages.model.outputs.file }}
+stages:
+  model:
+    foreach: \${{ params.kinds }}
+    uses: write
+    with: { text: "model \${{ item }}" }
+  use:
+    foreach: \${{ params.kinds }}
+    run: cat \${{ params.models[item] }} > used-\${{ item }}.txt
+    outs: ["used-\${{ item }}.txt"]
+`,
+    'st.txt': 'mine st', 'op.txt': 'mine op',
+  });
+  runJson(ws);
+  assert.equal(readFileSync(join(ws, 'used-op.txt'), 'utf8'), 'model op');
+  runJson(ws, ['--set', 'models.st=st.txt', '--set', 'models.op=op.txt']);
+  assert.equal(readFileSync(join(ws, 'used-op.txt'), 'utf8'), 'mine op');
+  const partial = cli(['run', '--set', 'models.st=st.txt'], { cwd: ws });
+  assert.equal(partial.code, 2);
+  assert.match(partial.stderr, /unknown param 'models\.op'/);
+});
