@@ -157,11 +157,13 @@ export async function runMerge(ctx: StageRunContext<MergeInputs>, chunkElements 
     });
     let done = 0;
     try {
-      names.forEach((name, t) => {
+      for (const [t, name] of names.entries()) {
         const n = numel(shapes[t]!);
         const baseRows = base?.coverage.fewerRows.get(name);
         const baseElements = !base || base.coverage.missing.includes(name) ? 0 : baseRows !== undefined ? baseRows * (n / shapes[t]![0]!) : n;
         for (let start = 0; start < n; start += chunkElements) {
+          // Let an abort message arrive between chunks.
+          await new Promise((resolve) => setImmediate(resolve));
           ctx.signal.throwIfAborted();
           const count = Math.min(chunkElements, n - start);
           const xs = models.map((m) => m.weights.readRange(name, start, count));
@@ -185,7 +187,7 @@ export async function runMerge(ctx: StageRunContext<MergeInputs>, chunkElements 
           done += count;
           ctx.progress(done, total, 'parameters');
         }
-      });
+      }
       writer.finish();
     } catch (e) {
       writer.abort();

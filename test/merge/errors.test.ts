@@ -2,13 +2,13 @@
 // is written, with the input, the tensor or field, and both values named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StageInputError } from '../../src/stage/api.js';
 import { writeSafetensors } from '../../ml/safetensors/format.js';
-import mergeStage from '../../stages/merge/stage.js';
+import mergeStage, { runMerge } from '../../stages/merge/stage.js';
 import { cli, workspace } from '../helpers/cli.js';
-import { tempDir } from '../helpers/stage-context.js';
+import { makeStageContext, tempDir } from '../helpers/stage-context.js';
 import { fixture, merge, readTensors } from './fixture.js';
 
 const A = fixture('a');
@@ -99,4 +99,12 @@ test('through the CLI: the error is located at the stage, with no stack trace, a
   assert.match(out, /fused.*with\.models\.op: tensor "bert\.embeddings\.word_embeddings\.weight" has shape \[53, 16\]/);
   assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
   assert.notEqual(cli(['show', 'fused.model'], { cwd: ws }).code, 0);
+});
+
+test('an interrupted merge leaves no weights file, whole or partial', async () => {
+  const ac = new AbortController();
+  const ctx = makeStageContext({ models: [A, fixture('b')] }, { stage: 'merge', signal: ac.signal });
+  ctx.progress = (done) => { if (done > 1000) ac.abort(); };
+  await assert.rejects(runMerge(ctx, 64), (e: unknown) => (e as Error).name === 'AbortError');
+  assert.deepEqual(readdirSync(join(ctx.outDir, 'model')), []);
 });
