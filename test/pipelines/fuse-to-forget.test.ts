@@ -7,12 +7,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, workspace, REPO_ROOT } from '../helpers/cli.js';
+import { VENDORED_DATA } from './vendored-data.js';
 
-const DATA = join(REPO_ROOT, 'data');
 const TINY = [
-  '--set', `sst2_train=${join(DATA, 'sst2', 'train.tsv.gz')}`,
-  '--set', `sst2_dev=${join(DATA, 'sst2', 'dev.tsv')}`,
-  '--set', `tokenizer=${join(DATA, 'bert-base-cased')}`,
+  ...VENDORED_DATA,
   '--set', 'train_sentences=120',
   '--set', 'dev_sentences=60',
   '--set', 'kinds=[st, op]',

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, workspace, REPO_ROOT } from '../helpers/cli.js';
+import { VENDORED_DATA } from './vendored-data.js';
 
 const DATA = join(REPO_ROOT, 'data');
 const TINY = [
-  '--set', `sst2_train=${join(DATA, 'sst2', 'train.tsv.gz')}`,
-  '--set', `sst2_dev=${join(DATA, 'sst2', 'dev.tsv')}`,
-  '--set', `tokenizer=${join(DATA, 'bert-base-cased')}`,
+  ...VENDORED_DATA,
   '--set', 'train_sentences=120',
   '--set', 'train.epochs=1',
   '--set', 'train.batch_size=16',

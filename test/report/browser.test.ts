@@ -66,6 +66,15 @@ async function open(file: string): Promise<{ page: Page; problems: PageProblems 
   return { page, problems };
 }
 
+/** A full-page screenshot into test-output/ (ignored by git) for a human to look at. */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const outDir = join(repoRoot(), 'test-output');
+  mkdirSync(outDir, { recursive: true });
+  const shot = join(outDir, name);
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 10_000, 'screenshot written');
+}
+
 before(async () => {
   profile = mkdtempSync(join(tmpdir(), 'ff-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
@@ -106,11 +115,7 @@ test('the full report loads cleanly, every chart draws, and a screenshot is writ
   assert.equal(counts['layer-bars'], 54);
   assert.ok(await page.getByText('UNSHARED (TiC-OP) OVERLAP: 0.7241').isVisible());
 
-  const outDir = join(repoRoot(), 'test-output');
-  mkdirSync(outDir, { recursive: true });
-  const shot = join(outDir, 'report.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 10_000, 'screenshot written');
+  await screenshot(page, 'report.png');
   await page.close();
 });
 
@@ -176,10 +181,6 @@ test('the paper\'s experiment (fusion table, interpolation curves) loads cleanly
   const targets = await page.evaluate(() => [...document.querySelectorAll('#fusion a, #interpolation a')].map((a) => a.getAttribute('href')!.slice(1))
     .map((id) => document.querySelector(`[id="${id}"]`) !== null));
   assert.ok(targets.length === 6 && targets.every(Boolean), JSON.stringify(targets));
-  const outDir = join(repoRoot(), 'test-output');
-  mkdirSync(outDir, { recursive: true });
-  const shot = join(outDir, 'report-fusion.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 10_000, 'screenshot written');
+  await screenshot(page, 'report-fusion.png');
   await page.close();
 });
