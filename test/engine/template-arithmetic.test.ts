@@ -53,3 +53,10 @@ stages:
   const shown = cli(['show', 'w@0.3.file'], { cwd: ws2 }).stdout.trim();
   assert.deepEqual(JSON.parse(readFileSync(shown, 'utf8')), { weights: [0.7, 0.3] });
 });
+
+test('a mistake in a foreach stage is reported once, not once per member', () => {
+  const ws = workspace({ 'fisherflow.yaml': 'params:\n  alphas: [0, 0.5, 1]\nstages:\n  w:\n    foreach: ${{ params.alphas }}\n    uses: write\n    with: { txet: "${{ 1 - item }}" }\n' });
+  const r = cli(['run'], { cwd: ws });
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
