@@ -4,7 +4,7 @@
 // merge stage walks several side by side, one tensor at a time.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { SafetensorsFile } from '../safetensors/format.js';
 import { TorchStateDictFile, type LoadedTensor } from './torch-bin.js';
 

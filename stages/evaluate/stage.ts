@@ -4,9 +4,10 @@
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { PATH_KEYWORD, StageInputError, type StageModule } from '../../src/stage/api.js';
+import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
 import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
+import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { checkRows } from '../../ml/bert/check-rows.js';
 import type { EvalResult } from '../../ml/bert/evaluate.js';
 import { readConfig } from '../../ml/checkpoint/load.js';
@@ -40,8 +41,11 @@ export interface EvaluateMetrics {
   /** Class id → name (config.json's id2label). */
   labels: Record<string, string>;
   model: { path: string; merge?: unknown };
+  /** What it ran on (ml/bert/backend-info): backend, device, and adapter or BLAS. */
   backend: string;
   device: string;
+  adapter?: string;
+  blas?: string;
   timing: { seconds: number; examples_per_second: number };
 }
 
@@ -69,7 +73,8 @@ function mergeRecord(dir: string): unknown {
   try { return JSON.parse(readFileSync(f, 'utf8')); } catch { return undefined; }
 }
 
-const stage: StageModule<EvaluateInputs> = {
+const stage = defineStage<EvaluateInputs>({
+  stageApiVersion: 1,
   type: 'evaluate',
   description: 'Evaluate a BERT classifier on named tokenized sets: accuracy, mean loss, per-class accuracy and confusion matrix per set (metrics.json); optionally every example\'s logits (predictions.jsonl).',
   inputSchema: {
@@ -128,6 +133,7 @@ const stage: StageModule<EvaluateInputs> = {
     const { evaluate } = await import('../../ml/bert/evaluate.js');
     const backend = await initBackend(inputs.backend ?? 'auto', { gpu: ctx.device.gpus.length > 0 });
     ctx.log(`backend ${backend.backend}: ${backend.device}${ctx.device.gpus.length ? ` (assigned GPU ${ctx.device.gpus.join(',')})` : ''}`);
+    if (backend.note) ctx.log(backend.note);
     const model = await BertForSequenceClassification.fromPretrained(inputs.model);
     const predictions = inputs.predictions ? createWriteStream(join(ctx.outDir, 'predictions.jsonl')) : null;
     try {
@@ -141,8 +147,7 @@ const stage: StageModule<EvaluateInputs> = {
         sets: {},
         labels: Object.fromEntries(Array.from({ length: cfg.num_labels }, (_, i) => [String(i), cfg.id2label?.[String(i)] ?? `LABEL_${i}`])),
         model: { path: portablePath(inputs.model), ...(merge !== undefined ? { merge } : {}) },
-        backend: backend.backend,
-        device: backend.device,
+        ...(backendMetadata(backend) as { backend: string; device: string }),
         timing: { seconds: 0, examples_per_second: 0 },
       };
       const t0 = performance.now();
@@ -180,6 +185,6 @@ const stage: StageModule<EvaluateInputs> = {
       }
     }
   },
-};
+});
 
 export default stage;

@@ -1,7 +1,7 @@
 // Before anything is merged: the checkpoints must describe the same network (config.json), use
 // the same vocabulary (tokenizer files), and hold the same tensors with the same shapes. Every
 // mismatch is an input error that names the input, the tensor or field, and both values.
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import type { BertConfig } from '../../ml/bert/config.js';
 import type { WeightsFile } from '../../ml/checkpoint/weights.js';
 import { readVocabulary } from '../../ml/tokenizer/vocabulary.js';

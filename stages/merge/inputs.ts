@@ -1,5 +1,5 @@
 // The `with:` of the merge stage: schema, semantic checks, and the sources it resolves to.
-import { PATH_KEYWORD, type JsonSchema } from '../../src/stage/api.js';
+import { PATH_KEYWORD, type JsonSchema } from 'fisherflow';
 
 export const MERGE_METHODS = ['average', 'fisher', 'task_arithmetic'] as const;
 export type MergeMethod = (typeof MERGE_METHODS)[number];

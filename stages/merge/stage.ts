@@ -5,7 +5,7 @@
 // the models' size.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StageInputError, type StageModule, type StageRunContext } from '../../src/stage/api.js';
+import { defineStage, StageInputError, type StageRunContext } from 'fisherflow';
 import type { BertConfig } from '../../ml/bert/config.js';
 import { readConfig } from '../../ml/checkpoint/load.js';
 import { copyTokenizerFiles } from '../../ml/checkpoint/files.js';
@@ -78,7 +78,8 @@ function sumOfSquares(f: WeightsFile, signal: AbortSignal): number {
   return s;
 }
 
-const stage: StageModule<MergeInputs> = {
+const stage = defineStage<MergeInputs>({
+  stageApiVersion: 1,
   type: 'merge',
   description: 'Merge N checkpoints with the same architecture into one (average / interpolation, Fisher-weighted, task arithmetic), streaming tensor by tensor: config, model.safetensors, tokenizer of the first, merge.json.',
   inputSchema: mergeInputSchema,
@@ -89,7 +90,7 @@ const stage: StageModule<MergeInputs> = {
   worker: true,
   check: checkMergeInputs,
   run: (ctx) => runMerge(ctx),
-};
+});
 
 /** The stage's run, with the chunk size as a parameter (tests use tiny chunks to cross tensor boundaries). */
 export async function runMerge(ctx: StageRunContext<MergeInputs>, chunkElements = CHUNK_ELEMENTS): Promise<void> {

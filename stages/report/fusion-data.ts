@@ -3,7 +3,7 @@
 // be null), and grouped into what the sections draw.
 
 import { Ajv } from 'ajv';
-import { StageInputError } from '../../src/stage/api.js';
+import { StageInputError } from 'fisherflow';
 import { describeError, readJson } from './report-data.js';
 
 export interface SetAccuracy {
