@@ -13,11 +13,15 @@
 //
 // Each measurement runs in a child process so that its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../src/stage/registry.js';
+import { makeData } from './sst2-like-data.js';
+import { childRun as runChild, saveRandomModel } from './child.js';
+
+const childRun = (args: string[], env?: NodeJS.ProcessEnv) => runChild(fileURLToPath(import.meta.url), args, env);
 
 const MODELS = {
   tiny: { vocab_size: 28999, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, num_labels: 2 },
@@ -30,41 +34,10 @@ function arg(name: string, def: string): string {
   return i >= 0 ? process.argv[i + 1] : def;
 }
 
-/** SST-2-like examples: dev-set sentence lengths (≈1.3 word pieces per word + [CLS]/[SEP]), seeded ids. */
-function makeData(path: string, n: number): number {
-  const dev = join(PACKAGE_ROOT, 'data', 'sst2', 'dev.tsv');
-  const words = readFileSync(dev, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[0].trim().split(/\s+/).length);
-  let s = 12345;
-  const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296; };
-  const lines: string[] = [];
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const len = Math.min(126, Math.round(words[i % words.length] * 1.3)) + 2;
-    total += len;
-    const ids = [101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(rnd() * 27996)), 102];
-    lines.push(JSON.stringify({ input_ids: ids, token_type_ids: ids.map(() => 0), attention_mask: ids.map(() => 1), labels: i % 2 }));
-  }
-  writeFileSync(path, lines.join('\n') + '\n');
-  return total / n;
-}
-
-function childRun(args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', maxBuffer: 1 << 26, env });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (r.status !== 0 || !line) throw new Error(`child ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
-  return JSON.parse(line);
-}
-
 async function child(): Promise<void> {
   const mode = process.argv[3];
-  const { initBackend } = await import('../ml/bert/backend.js');
   if (mode === 'prepare') {
-    const [dir, model] = [process.argv[4], process.argv[5] as ModelName];
-    await initBackend('wasm');
-    const { BertForSequenceClassification } = await import('../ml/bert/model.js');
-    const m = BertForSequenceClassification.fromConfig(MODELS[model], 0);
-    await m.save(dir);
-    console.log(JSON.stringify({ params: m.numParameters() }));
+    await saveRandomModel(process.argv[4], MODELS[process.argv[5] as ModelName]);
     return;
   }
   const [dir, data, n, workers, batch] = process.argv.slice(4);

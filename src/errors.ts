@@ -58,10 +58,11 @@ export class UserError extends FisherflowError {
 export class UserErrors extends UserError {
   readonly errors: UserError[];
   constructor(errors: UserError[]) {
-    super(errors.map((e) => e.format()).join('\n'));
+    super([...new Set(errors.map((e) => e.format()))].join('\n'));
     this.errors = errors;
   }
+  /** Each message once: the members of a foreach/matrix family repeat the same mistake at the same place. */
   override format(): string {
-    return this.errors.map((e) => e.format()).join('\n');
+    return [...new Set(this.errors.map((e) => e.format()))].join('\n');
   }
 }

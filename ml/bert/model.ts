@@ -4,13 +4,14 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle has no gradient functions; the @tensorflow/tfjs bundle registers them
 // (into the engine shared through globalThis).
 import '@tensorflow/tfjs';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StageInputError } from 'fisherflow';
 import { resolveConfig, configJson, type BertConfig } from './config.js';
 import { parameterShapes, initKind, numel } from './params.js';
 import type { Batch } from './batch.js';
 import { loadCheckpoint } from '../checkpoint/load.js';
+import { copyTokenizerFiles } from '../checkpoint/files.js';
 import { writeSafetensors } from '../safetensors/format.js';
 import { nativeMatmulActive } from './native-blas.js';
 import { embeddingGradsOnDevice } from './embedding-grads.js';
@@ -19,7 +20,6 @@ import { backendIsCpu } from '../optim/adamw.js';
 /** HF's extended attention mask adds torch.finfo(float32).min at padded keys. */
 const MASK_VALUE = -3.4028234663852886e38;
 
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'added_tokens.json'];
 
 /**
  * How the forward pass applies the layers that own parameters. The default (plainOps) uses
@@ -413,12 +413,7 @@ export class BertForSequenceClassification {
     const tensors = await Promise.all([...this.params].map(async ([name, v]) => ({ name, shape: v.shape, data: await v.data() as Float32Array })));
     // transformers refuses safetensors files whose metadata lacks format "pt".
     writeSafetensors(join(dir, 'model.safetensors'), tensors, { ...opts.metadata, format: 'pt' });
-    if (opts.tokenizerDir) {
-      for (const f of TOKENIZER_FILES) {
-        const src = join(opts.tokenizerDir, f);
-        if (existsSync(src)) copyFileSync(src, join(dir, f));
-      }
-    }
+    if (opts.tokenizerDir) copyTokenizerFiles(opts.tokenizerDir, dir);
   }
 
   /** Number of parameters (elements). */

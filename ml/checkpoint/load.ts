@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { StageInputError } from 'fisherflow';
 import { resolveConfig, type BertConfig } from '../bert/config.js';
 import { parameterShapes } from '../bert/params.js';
-import { SafetensorsFile } from '../safetensors/format.js';
-import { forEachTorchTensor, type LoadedTensor } from './torch-bin.js';
+import type { LoadedTensor } from './torch-bin.js';
+import { openWeights } from './weights.js';
 
 export interface Checkpoint {
   config: BertConfig;
@@ -28,15 +28,6 @@ export function readConfig(dir: string): BertConfig {
   return resolveConfig(raw as Partial<BertConfig>, path);
 }
 
-/** Maps names of BertModel / BertForPreTraining / old (gamma, beta) checkpoints to HF's current names. */
-export function canonicalName(name: string): string | null {
-  let n = name.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
-  if (n.startsWith('module.')) n = n.slice(7); // saved from DataParallel
-  if (n.startsWith('embeddings.') || n.startsWith('encoder.') || n.startsWith('pooler.')) n = `bert.${n}`;
-  if (n.endsWith('position_ids') || n.startsWith('cls.')) return null; // buffers and pre-training heads
-  return n;
-}
-
 /**
  * Loads a checkpoint. With `onTensor`, tensors are handed over one at a time and not kept in
  * `tensors` (loading then holds about one tensor in JS memory: two worker threads loading
@@ -44,49 +35,28 @@ export function canonicalName(name: string): string | null {
  */
 export function loadCheckpoint(dir: string, onTensor?: (name: string, t: LoadedTensor) => void): Checkpoint {
   const config = readConfig(dir);
-  const st = join(dir, 'model.safetensors');
-  const bin = join(dir, 'pytorch_model.bin');
   const expected = parameterShapes(config);
   const tensors = new Map<string, LoadedTensor>();
   const seen = new Set<string>();
-  let weightsFile: string;
-  let format: Checkpoint['format'];
-  const wanted = (name: string): boolean => {
-    const n = canonicalName(name);
-    return n !== null && expected.has(n);
-  };
-  const accept = (name: string, t: LoadedTensor): void => {
-    const n = canonicalName(name)!;
-    const want = expected.get(n)!;
-    if (want.length !== t.shape.length || want.some((d, i) => d !== t.shape[i])) {
-      throw new StageInputError(`${weightsFile}: tensor "${name}" has shape [${t.shape.join(', ')}] but config.json implies [${want.join(', ')}]`);
-    }
-    seen.add(n);
-    if (onTensor) onTensor(n, t);
-    else tensors.set(n, t);
-  };
-  if (existsSync(st)) {
-    weightsFile = st;
-    format = 'safetensors';
-    const f = SafetensorsFile.open(st);
-    try {
-      for (const name of f.names()) {
-        if (!wanted(name)) continue;
-        const info = f.info(name);
-        accept(name, { shape: info.shape, data: f.readFloat32(name), dtype: info.dtype });
+  const weights = openWeights(dir);
+  try {
+    for (const n of weights.names()) {
+      const want = expected.get(n);
+      if (!want) continue;
+      const shape = weights.shape(n);
+      if (want.length !== shape.length || want.some((d, i) => d !== shape[i])) {
+        throw new StageInputError(`${weights.file}: tensor "${n}" has shape [${shape.join(', ')}] but config.json implies [${want.join(', ')}]`);
       }
-    } finally { f.close(); }
-  } else if (existsSync(bin)) {
-    weightsFile = bin;
-    format = 'pytorch';
-    forEachTorchTensor(bin, accept, wanted);
-  } else {
-    throw new StageInputError(`${dir}: no model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)`);
-  }
+      const t = weights.read(n);
+      seen.add(n);
+      if (onTensor) onTensor(n, t);
+      else tensors.set(n, t);
+    }
+  } finally { weights.close(); }
   const missing = [...expected.keys()].filter((n) => !seen.has(n));
   const missingBody = missing.filter((n) => !n.startsWith('classifier.') && !n.startsWith('bert.pooler.'));
   if (missingBody.length) {
-    throw new StageInputError(`${weightsFile}: ${missingBody.length} BERT parameters missing, e.g. "${missingBody[0]}" (not a BERT checkpoint, or config.json does not match it)`);
+    throw new StageInputError(`${weights.file}: ${missingBody.length} BERT parameters missing, e.g. "${missingBody[0]}" (not a BERT checkpoint, or config.json does not match it)`);
   }
-  return { config, tensors, weightsFile, format, missing };
+  return { config, tensors, weightsFile: weights.file, format: weights.format, missing };
 }

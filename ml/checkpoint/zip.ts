@@ -80,13 +80,25 @@ export class ZipReader {
     }
   }
 
-  /** The uncompressed bytes of one entry. */
-  readEntry(name: string): Buffer {
+  private dataStart(name: string): { en: ZipEntry; start: number } {
     const en = this.entries.get(name);
     if (!en) throw new StageInputError(`${this.path}: zip entry "${name}" is missing`);
     const lh = this.read(en.localHeaderOffset, 30);
     if (lh.readUInt32LE(0) !== 0x04034b50) throw new StageInputError(`${this.path}: bad local header for "${name}"`);
-    const start = en.localHeaderOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+    return { en, start: en.localHeaderOffset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28) };
+  }
+
+  /** Bytes [from, from + length) of an entry; only stored (uncompressed) entries are read in part. */
+  readEntryRange(name: string, from: number, length: number): Buffer {
+    const { en, start } = this.dataStart(name);
+    if (from < 0 || from + length > en.size) throw new StageInputError(`${this.path}: bytes ${from}..${from + length} are outside zip entry "${name}" (${en.size} bytes)`);
+    if (en.method === 0) return this.read(start + from, length);
+    return this.readEntry(name).subarray(from, from + length);
+  }
+
+  /** The uncompressed bytes of one entry. */
+  readEntry(name: string): Buffer {
+    const { en, start } = this.dataStart(name);
     const raw = this.read(start, en.compressedSize);
     if (en.method === 0) return raw;
     if (en.method === 8) return inflateRawSync(raw);

@@ -2,7 +2,7 @@
 // header length, a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__:
 // {string: string}}, then the raw little-endian tensor bytes. Hand-written because there is no
 // maintained Node reader/writer and the format is this small.
-import { openSync, readSync, closeSync, writeSync, fstatSync, renameSync } from 'node:fs';
+import { openSync, readSync, closeSync, writeSync, fstatSync, renameSync, rmSync } from 'node:fs';
 import { StageInputError } from 'fisherflow';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -97,6 +97,7 @@ export class SafetensorsFile {
   readFloat32Range(name: string, start: number, count: number): Float32Array {
     const t = this.info(name);
     const bytes = DTYPE_BYTES[t.dtype];
+    if (start < 0 || count < 0 || (start + count) * bytes > t.end - t.begin) throw new Error(`${this.path}: elements ${start}..${start + count} are outside tensor "${name}"`);
     if (this.fd === null) throw new Error(`${this.path}: file already closed`);
     const buf = Buffer.allocUnsafe(count * bytes);
     let off = 0;
@@ -157,38 +158,117 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+/** A tensor's header entry, declared before its data is written (SafetensorsWriter). */
+export interface TensorHeader {
+  name: string;
+  shape: number[];
+  dtype: 'F32' | 'F64' | 'I32';
+}
+
+function dtypeOf(data: TensorToWrite['data']): TensorHeader['dtype'] {
+  return data instanceof Float32Array ? 'F32' : data instanceof Float64Array ? 'F64' : 'I32';
+}
+
 /**
- * Writes tensors in the given order, streaming each one's bytes; the file appears atomically
- * (written to `path.tmp`, then renamed). Metadata values must be strings (the format says so).
+ * Streaming writer: the header (every tensor's name, dtype and shape) is written first, then each
+ * tensor's bytes as they become available, in the declared order, so a file of several GB never
+ * has to be in memory at once. The file appears atomically: written to `path.tmp`, renamed by
+ * finish(); abort() removes the partial file.
  */
+export class SafetensorsWriter {
+  private fd: number | null;
+  private next = 0;
+  /** Values of tensors[next] written so far. */
+  private written = 0;
+
+  private constructor(readonly path: string, private readonly tensors: TensorHeader[], fd: number) {
+    this.fd = fd;
+  }
+
+  /** Metadata values must be strings (the format says so). */
+  static create(path: string, tensors: TensorHeader[], metadata: Record<string, string> = {}): SafetensorsWriter {
+    const header: Record<string, unknown> = {};
+    if (Object.keys(metadata).length) header.__metadata__ = metadata;
+    let offset = 0;
+    for (const t of tensors) {
+      const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+      header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+    let json = JSON.stringify(header);
+    // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
+    const jsonBytes = Buffer.byteLength(json, 'utf8');
+    json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
+    const hb = Buffer.from(json, 'utf8');
+    const fd = openSync(`${path}.tmp`, 'w');
+    const writer = new SafetensorsWriter(path, tensors, fd);
+    try {
+      const lenBuf = Buffer.alloc(8);
+      lenBuf.writeBigUInt64LE(BigInt(hb.length));
+      writeAll(fd, lenBuf);
+      writeAll(fd, hb);
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
+    return writer;
+  }
+
+  /**
+   * Data of the current tensor, whole or in consecutive parts (a large tensor can be produced a
+   * chunk at a time); its name is checked, so an out-of-order write cannot slip through.
+   */
+  write(name: string, data: TensorToWrite['data']): void {
+    if (this.fd === null) throw new Error(`${this.path}: writer already closed`);
+    const t = this.tensors[this.next];
+    if (!t || t.name !== name) throw new Error(`SafetensorsWriter: expected tensor ${t ? `"${t.name}"` : '(none left)'}, got "${name}"`);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (this.written + data.length > numel || dtypeOf(data) !== t.dtype) {
+      throw new Error(`SafetensorsWriter: ${name}: ${this.written} + ${data.length} ${dtypeOf(data)} values for ${t.dtype}${JSON.stringify(t.shape)}`);
+    }
+    writeAll(this.fd, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.written += data.length;
+    if (this.written === numel) {
+      this.next++;
+      this.written = 0;
+    }
+  }
+
+  /** Closes the file and moves it into place; every declared tensor must have been written. */
+  finish(): void {
+    // A zero-size tensor needs no write.
+    while (this.next < this.tensors.length && this.written === 0 && this.tensors[this.next]!.shape.includes(0)) this.next++;
+    if (this.next !== this.tensors.length) {
+      this.abort();
+      throw new Error(`SafetensorsWriter: ${this.tensors.length - this.next} declared tensors were not written`);
+    }
+    closeSync(this.fd!);
+    this.fd = null;
+    renameSync(`${this.path}.tmp`, this.path);
+  }
+
+  /** Closes and deletes the partial file. */
+  abort(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    rmSync(`${this.path}.tmp`, { force: true });
+  }
+}
+
+/** Writes tensors in the given order (SafetensorsWriter with everything at hand). */
 export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
   for (const t of tensors) {
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) throw new Error(`writeSafetensors: ${t.name} has ${t.data.length} values for shape ${JSON.stringify(t.shape)}`);
-    const dtype = t.data instanceof Float32Array ? 'F32' : t.data instanceof Float64Array ? 'F64' : 'I32';
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
   }
-  let json = JSON.stringify(header);
-  // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
-  const jsonBytes = Buffer.byteLength(json, 'utf8');
-  json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
-  const hb = Buffer.from(json, 'utf8');
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const w = SafetensorsWriter.create(path, tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: dtypeOf(t.data) })), metadata);
   try {
-    const lenBuf = Buffer.alloc(8);
-    lenBuf.writeBigUInt64LE(BigInt(hb.length));
-    writeAll(fd, lenBuf);
-    writeAll(fd, hb);
-    for (const t of tensors) writeAll(fd, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  } finally {
-    closeSync(fd);
+    for (const t of tensors) w.write(t.name, t.data);
+  } catch (e) {
+    w.abort();
+    throw e;
   }
-  renameSync(tmp, path);
+  w.finish();
 }
 
 function writeAll(fd: number, buf: Buffer): void {

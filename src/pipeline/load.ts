@@ -15,6 +15,7 @@ import { flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverri
 import {
   TemplateSyntaxError,
   artifactPlaceholder,
+  containsTemplate,
   findArtifactRefs,
   renderValue,
   type ArtifactRef,
@@ -135,7 +136,9 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   const defaults = doc.params ?? {};
   for (const s of opts.set ?? []) {
     const [k] = parseSetOption(s);
-    if (!getDotted(defaults, k).found && !opts.paramsFile) {
+    // Under a param that is a template (a family's outputs), the entries are the user's to give.
+    const underTemplate = k.split('.').some((_, i, parts) => i > 0 && containsTemplate(getDotted(defaults, parts.slice(0, i).join('.')).value));
+    if (!getDotted(defaults, k).found && !opts.paramsFile && !underTemplate) {
       throw new UserError(`--set ${k}: the pipeline declares no param '${k}'${didYouMean(k, Object.keys(flattenKeys(defaults)))}`, locate(['params'], 'key'));
     }
   }
@@ -346,33 +349,49 @@ function expandStage(
 ): StageSpec {
   const base: PathSegment[] = ['stages', family];
   const paramsUsed: Record<string, unknown> = {};
-  const evalParams = paramEvaluator(params, flatParams, paramsUsed, () => source.locate(base));
 
   const evaluate = (expr: TemplateExpr, path: PathSegment[]): unknown => {
     const loc = () => source.locate([...base, ...path]);
     const segs = expr.segments;
     const head = segs[0].kind === 'name' ? segs[0].value : '';
     const evalSub = (e: TemplateExpr) => evaluate(e, path);
-    const segValue = (i: number): string => {
+    // memberIndex: indexing a foreach/matrix family, where a list or map item selects the member
+    // named after it (as expandFamily names members: [st, op] → st-op).
+    const segValue = (i: number, memberIndex = false): string => {
       const s = segs[i];
       if (!s) throw new UserError(`'${expr.text}' is incomplete`, loc());
       if (s.kind === 'name' || s.kind === 'literal') return s.value;
       // A bare word in brackets that names nothing is a literal: stages.models[op].
       const h = s.expr.segments[0];
       if (s.expr.segments.length === 1 && h.kind === 'name' && !['params', 'item', 'key', 'stages'].includes(h.value)) return h.value;
+      // A number in brackets is a literal too: stages.interpolation[0.5] (members are named String(item)).
+      if (/^-?\d+(\.\d+)?$/.test(s.expr.text)) return String(Number(s.expr.text));
       const v = evalSub(s.expr);
-      if (v !== null && typeof v === 'object') throw new UserError(`'${expr.text}': an index must be a plain value, got ${JSON.stringify(v)}`, loc());
+      if (v !== null && typeof v === 'object' && !memberIndex) throw new UserError(`'${expr.text}': an index must be a plain value, got ${JSON.stringify(v)}`, loc());
       return variantLabel(v);
     };
     switch (head) {
       case 'params': {
-        if (segs.every((x) => x.kind === 'name')) return evalParams(expr, loc);
         // Computed segments: params.models[item] → the value under the item's name.
-        const key = segs.slice(1).map((_, i) => segValue(i + 1)).join('.');
+        const parts = segs.slice(1).map((x, i) => (x.kind === 'name' ? x.value : segValue(i + 1)));
+        const key = parts.join('.');
         const got = getDotted(params, key);
-        if (!got.found) throw new UserError(`unknown param '${key}' (from '${expr.text}')${didYouMean(key, flatParams)}`, loc());
-        paramsUsed[key] = got.value;
-        return got.value;
+        if (got.found) {
+          paramsUsed[key] = got.value;
+          return renderParamTemplates(key, got.value, path);
+        }
+        // A param on the way that is a template (models: ${{ stages.model.outputs.model }}) is
+        // rendered first, and the rest of the path looked up in what it renders to.
+        for (let n = parts.length - 1; n > 0; n--) {
+          const head = getDotted(params, parts.slice(0, n).join('.'));
+          if (!head.found || !containsTemplate(head.value)) continue;
+          const prefix = parts.slice(0, n).join('.');
+          paramsUsed[prefix] = head.value;
+          const inner = getDotted(renderParamTemplates(prefix, head.value, path), parts.slice(n).join('.'));
+          if (inner.found) return inner.value;
+          break;
+        }
+        throw new UserError(`unknown param '${key}'${segs.every((x) => x.kind === 'name') ? '' : ` (from '${expr.text}')`}${didYouMean(key, flatParams)}`, loc());
       }
       case 'item':
       case 'key': {
@@ -394,7 +413,7 @@ function expandStage(
         let target = segValue(i++);
         // Family indexing: stages.train[item] → train@<item>; matrix: several brackets.
         const idx: string[] = [];
-        while (segs[i] && segs[i].kind !== 'name') idx.push(segValue(i++));
+        while (segs[i] && segs[i].kind !== 'name') idx.push(segValue(i++, true));
         if (idx.length) target = `${target}@${idx.join(',')}`;
         if (segValue(i) !== 'outputs') throw new UserError(`'${expr.text}': expected stages.NAME.outputs.KEY`, loc());
         const output = segValue(i + 1);
@@ -415,6 +434,19 @@ function expandStage(
       default:
         throw new UserError(`unknown name '${head}' in '\${{ ${expr.text} }}'; expected params, item, key or stages`, loc());
     }
+  };
+
+  // A param's value may itself hold templates (`base: ${{ stages.base-model.outputs.model }}`, so
+  // that `--set base=/my/checkpoint` swaps a stage's output for a folder): they are rendered
+  // where the param is used, as if written there.
+  const rendering: string[] = [];
+  const renderParamTemplates = (key: string, value: unknown, path: PathSegment[]): unknown => {
+    if (!containsTemplate(value)) return value;
+    if (rendering.includes(key)) throw new UserError(`param '${key}' refers to itself (${[...rendering, key].join(' → ')})`, source.locate([...base, ...path]));
+    rendering.push(key);
+    try {
+      return renderValue(value, (e) => evaluate(e, path));
+    } finally { rendering.pop(); }
   };
 
   const render = <T>(v: T, key: string): T => {

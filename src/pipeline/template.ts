@@ -5,6 +5,9 @@
 // `stages['train@0.1'].outputs.model`. Indexing a foreach/matrix family with a value selects the
 // member `NAME@VALUE` (several brackets on a matrix family join with ',').
 //
+// Numbers can be combined with `+ - * /` written with spaces around them (`${{ 1 - item }}`,
+// `${{ params.epochs * 2 }}`): names may contain '-', so an operator needs the spaces.
+//
 // A string that is exactly one template keeps the value's type (number, list, map); a template
 // inside a longer string is interpolated. References to stage outputs become opaque placeholders
 // (see `artifactPlaceholder`) that the planner replaces by content hashes (for keys) and the
@@ -22,6 +25,14 @@ export class TemplateSyntaxError extends Error {}
 
 export function hasTemplate(s: string): boolean {
   return s.includes('${{');
+}
+
+/** Whether a string anywhere inside a JSON-like value holds a template. */
+export function containsTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return hasTemplate(value);
+  if (Array.isArray(value)) return value.some(containsTemplate);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(containsTemplate);
+  return false;
 }
 
 export function parseExpression(text: string): TemplateExpr {
@@ -72,16 +83,58 @@ export function parseExpression(text: string): TemplateExpr {
 
 export type Evaluate = (expr: TemplateExpr) => unknown;
 
+const OPERATOR_RE = /\s+([-+*/])\s+/;
+const NUMBER_RE = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/**
+ * One template's text: a path (see parseExpression), or operands (numbers and paths) joined by
+ * + - * / with spaces around each operator, evaluated left to right with * and / first, the
+ * result rounded to 15 significant digits. Every path in it must evaluate to a number.
+ */
+export function evaluateTemplate(text: string, evaluate: Evaluate): unknown {
+  const src = text.trim();
+  const parts = src.split(OPERATOR_RE);
+  if (parts.length === 1) return evaluate(parseExpression(src));
+  const operand = (t: string): number => {
+    if (NUMBER_RE.test(t)) return Number(t);
+    if (t === '') throw new TemplateSyntaxError(`'${src}': an operator needs a value on each side`);
+    const v = evaluate(parseExpression(t));
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new TemplateSyntaxError(`'${src}': '${t}' is ${JSON.stringify(v) ?? String(v)}, not a number; + - * / need numbers`);
+    }
+    return v;
+  };
+  // parts alternate operand, operator, operand, ...: fold * and / into terms, then + and -.
+  const terms: number[] = [operand(parts[0]!)];
+  const signs: string[] = [];
+  for (let i = 1; i < parts.length; i += 2) {
+    const op = parts[i]!;
+    const v = operand(parts[i + 1] ?? '');
+    const last = terms.length - 1;
+    if (op === '*') terms[last] = terms[last]! * v;
+    else if (op === '/') {
+      if (v === 0) throw new TemplateSyntaxError(`'${src}': division by zero`);
+      terms[last] = terms[last]! / v;
+    } else {
+      signs.push(op);
+      terms.push(v);
+    }
+  }
+  const result = terms.slice(1).reduce((acc, v, i) => (signs[i] === '+' ? acc + v : acc - v), terms[0]!);
+  // 15 significant digits, so that 1 - 0.7 reads 0.3 (not 0.30000000000000004) in names and inputs.
+  return Number(result.toPrecision(15));
+}
+
 /** Substitute every template in a string. */
 export function renderString(s: string, evaluate: Evaluate): unknown {
   if (!s.includes('${{')) return s;
   const matches = [...s.matchAll(TEMPLATE_RE)];
   if (matches.length === 0) return s;
   if (matches.length === 1 && matches[0][0] === s.trim() && s.trim() === s) {
-    return evaluate(parseExpression(matches[0][1]));
+    return evaluateTemplate(matches[0][1], evaluate);
   }
   return s.replace(TEMPLATE_RE, (_m, inner: string) => {
-    const v = evaluate(parseExpression(inner));
+    const v = evaluateTemplate(inner, evaluate);
     if (v !== null && typeof v === 'object') {
       throw new TemplateSyntaxError(`'${inner.trim()}' is a ${Array.isArray(v) ? 'list' : 'map'}; it can only be used as a whole value, not inside a string`);
     }
@@ -97,10 +150,23 @@ export function renderValue(value: unknown, evaluate: (expr: TemplateExpr, path:
   if (Array.isArray(value)) return value.map((v, i) => (plain(v) ? v : renderValue(v, evaluate, [...path, i])));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = plain(v) ? v : renderValue(v, evaluate, [...path, k]);
+    for (const [k, v] of Object.entries(value)) {
+      // A key may be a template too (`"${{ item }},dev": ...`); it renders to a string.
+      const key = k.includes('${{') ? templatedKey(k, (e) => evaluate(e, [...path, k])) : k;
+      if (Object.prototype.hasOwnProperty.call(out, key)) throw new TemplateSyntaxError(`the key '${k}' renders to '${key}', which the map already has`);
+      out[key] = plain(v) ? v : renderValue(v, evaluate, [...path, k]);
+    }
     return out;
   }
   return value;
+}
+
+function templatedKey(k: string, evaluate: Evaluate): string {
+  const v = renderString(k, evaluate);
+  if (v === null || typeof v === 'object') throw new TemplateSyntaxError(`the key '${k}' renders to ${JSON.stringify(v)}; a key must be text or a number`);
+  if (String(v).includes(PH_OPEN)) throw new TemplateSyntaxError(`the key '${k}' names a stage output; only values can`);
+  if (['__proto__', 'constructor', 'prototype'].includes(String(v))) throw new TemplateSyntaxError(`the key '${k}' renders to '${String(v)}', which is not allowed`);
+  return String(v);
 }
 
 // Placeholders for artifact references: control characters cannot appear in YAML plain text,

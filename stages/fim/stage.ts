@@ -1,6 +1,6 @@
 // fim: diagonal Fisher information of a BERT classifier over a tokenized data set.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
@@ -10,6 +10,7 @@ import { writeSafetensors } from '../../ml/safetensors/format.js';
 import { FISHER_TYPES, type FisherType } from './fisher-types.js';
 import { parameterShapes } from '../../ml/bert/params.js';
 import { readConfig } from '../../ml/checkpoint/load.js';
+import { portablePath, sha256File } from '../../ml/provenance/index.js';
 
 export interface FimInputs {
   model: string;
@@ -26,23 +27,6 @@ export interface FimInputs {
 }
 
 export const FIM_FORMAT_VERSION = '1';
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/**
- * A name for the output's metadata that does not depend on where the store lives: an upstream
- * artifact is named by its file or folder name only (its content is identified by the sha256
- * beside it), so the metadata does not change with the store's location; a user's own path is
- * kept as given.
- */
-export function portablePath(p: string): string {
-  const norm = p.replace(/\\/g, '/');
-  return /\/objects\/[0-9a-f]{2}\/[0-9a-f]{62}\//.test(norm) ? norm.slice(norm.lastIndexOf('/') + 1) : p;
-}
 
 /** Hash of what defines the model: config.json and the weights file the loader reads. */
 async function modelHash(dir: string): Promise<string> {

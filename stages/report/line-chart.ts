@@ -13,6 +13,8 @@ export interface LinePoint {
 export interface LineSeries {
   name: string;
   points: LinePoint[];
+  /** Colour and dash pattern; default: the series' place in the palette. */
+  style?: { color: string; dash: string };
 }
 
 export interface LineChartOptions {
@@ -21,6 +23,8 @@ export interface LineChartOptions {
   xLabel: string;
   yLabel: string;
   emptyMessage: string;
+  /** Fixed y range (e.g. [0, 1] for accuracies); default: fitted to the data. */
+  yDomain?: [number, number];
 }
 
 /** SVG path data for the finite runs of a series (a null or non-finite y starts a new run). */
@@ -42,7 +46,7 @@ export function lineChart(series: readonly LineSeries[], opts: LineChartOptions)
   const xs = finite.map((p) => p.x);
   const ys = finite.map((p) => p.y);
   const xd = niceDomain(Math.min(0, ...xs), Math.max(...xs), 6);
-  const yd = niceDomain(Math.min(...ys), Math.max(...ys), 5);
+  const yd = opts.yDomain ? niceDomain(Math.min(opts.yDomain[0], ...ys), Math.max(opts.yDomain[1], ...ys), 5) : niceDomain(Math.min(...ys), Math.max(...ys), 5);
   const names = series.map((s) => truncate(s.name, 28));
   const legendW = Math.max(...names.map((n) => textWidth(n, 12))) + 44;
   const left = 62;
@@ -69,7 +73,7 @@ export function lineChart(series: readonly LineSeries[], opts: LineChartOptions)
   body.push(textNode(16, yMid, opts.yLabel, { transform: `rotate(-90 16 ${yMid})`, 'text-anchor': 'middle', fill: INK }));
 
   series.forEach((s, i) => {
-    const style = seriesStyle(i);
+    const style = s.style ?? seriesStyle(i);
     const d = linePath(s.points, sx, sy);
     const pts = s.points.filter((p) => p.y !== null && Number.isFinite(p.y));
     const parts: string[] = [el('title', {}, escapeXml(s.name))];

@@ -10,12 +10,17 @@ import { lineChart, type LineSeries } from './line-chart.js';
 import { kindStyle } from './palette.js';
 import { fisherNames, lookupOverlap, type EvalResult, type OverlapPair, type OverlapSet, type TrainedModel } from './report-data.js';
 import { escapeXml, html } from './svg.js';
+import { fusionSection, interpolationSection, type OverlapAnchor } from './fusion.js';
+import type { FusionEvaluations, InterpolationPath } from './fusion-data.js';
 
 export interface ReportModel {
   title: string;
   overlapSets: OverlapSet[];
   models: TrainedModel[];
   pipeline?: PipelineSnapshot;
+  /** The paper's experiment: models and fused models evaluated on the same sets. */
+  fusion?: FusionEvaluations;
+  interpolation?: InterpolationPath[];
 }
 
 export interface RenderedReport {
@@ -289,6 +294,8 @@ tbody tr:last-child td { border-bottom: 1.5px solid #222; }
 td.num { text-align: right; white-space: nowrap; }
 td.final { font-style: italic; color: #444; }
 td.num.final { font-weight: 600; font-style: normal; }
+td.delta { color: #555; }
+td.delta.drop { color: #a3461f; font-weight: 600; }
 .muted { color: #777; }
 .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; vertical-align: -1px; border: 0.5px solid #222; }
 figure { margin: 8px 0 18px; }
@@ -310,12 +317,22 @@ export function renderReport(model: ReportModel): RenderedReport {
     : model.overlapSets.map((set, i) => overlapSection(set, i, figures, lines));
   const training = trainingSection(model.models, figures);
   const pipeline = pipelineSection(model.pipeline, figures);
-  const navTargets = model.overlapSets.length === 0
-    ? [['overlap', 'Overlap']]
-    : model.overlapSets.map((s, i) => [
-      `overlap${s.name ? `-${s.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}` : i > 0 ? `-${i}` : ''}`,
-      s.name ? `Overlap — ${s.name}` : 'Overlap',
-    ]);
+  const overlapIds = model.overlapSets.map((s, i) => `overlap${s.name ? `-${s.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}` : i > 0 ? `-${i}` : ''}`);
+  const overlapAnchor: OverlapAnchor = (name) => model.overlapSets
+    .map((set, i) => ({ set, id: overlapIds[i]! }))
+    .filter(({ set }) => name === '*' || set.name === name)
+    .map(({ set, id }) => ({ id, label: set.name ?? 'Fisher overlap' }));
+  const experiment = [
+    ...(model.fusion ? [fusionSection(model.fusion, overlapAnchor)] : []),
+    ...(model.interpolation?.length ? [interpolationSection(model.interpolation, overlapAnchor, figures)] : []),
+  ];
+  const navTargets = [
+    ...(model.fusion ? [['fusion', 'Fusion']] : []),
+    ...(model.interpolation?.length ? [['interpolation', 'Interpolation']] : []),
+    ...(model.overlapSets.length === 0
+      ? [['overlap', 'Overlap']]
+      : model.overlapSets.map((s, i) => [overlapIds[i]!, s.name ? `Overlap — ${s.name}` : 'Overlap'])),
+  ];
   navTargets.push(['training', 'Training'], ['pipeline', 'Pipeline']);
   const nav = html('nav', {}, navTargets.map(([id, label]) => html('a', { href: `#${id}` }, escapeXml(label!))));
   const subtitle = model.pipeline ? html('p', { class: 'sub' }, `Fisherflow report for ${html('code', {}, escapeXml(model.pipeline.file))}`) : '';
@@ -331,7 +348,7 @@ export function renderReport(model: ReportModel): RenderedReport {
     ]),
     html('body', {}, html('main', {}, [
       html('header', {}, [html('h1', {}, escapeXml(model.title)), subtitle, nav]),
-      ...overlapSections, training, pipeline,
+      ...experiment, ...overlapSections, training, pipeline,
     ])),
   ]) + '\n';
   return { html: doc, figures, notebookLines: lines };

@@ -152,13 +152,13 @@ export function jsonErrorLocation(text: string, message: string): string {
   return ` at line ${line}, column ${column}`;
 }
 
-function describeError(e: ErrorObject): string {
+export function describeError(e: ErrorObject): string {
   const where = e.instancePath === '' ? 'top level' : e.instancePath.slice(1).replace(/\//g, '.');
   if (e.keyword === 'required') return `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
   return `${where}: ${e.message ?? 'invalid'}`;
 }
 
-function readJson(file: string, input: string): unknown {
+export function readJson(file: string, input: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

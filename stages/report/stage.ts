@@ -1,4 +1,5 @@
-// The `report` stage: one self-contained report.html (overlap table, pairwise heatmap, per-layer
+// The `report` stage: one self-contained report.html (fusion accuracies and interpolation curves,
+// overlap table, pairwise heatmap, per-layer
 // overlap, training curves and accuracies, the DAG, params, versions, lock keys), plus the same
 // figures as standalone SVG files for a paper.
 
@@ -7,6 +8,8 @@ import { join } from 'node:path';
 import { defineStage, PATH_KEYWORD } from 'fisherflow';
 import { renderReport } from './page.js';
 import { readOverlapFile, readTrainMetrics, type OverlapSet, type TrainedModel } from './report-data.js';
+import { interpolationPaths, readEvaluations } from './fusion-data.js';
+import { accuracyText } from './fusion.js';
 
 export interface ReportInputs {
   /** One overlap.json (from the overlap stage). */
@@ -15,6 +18,10 @@ export interface ReportInputs {
   overlaps?: Record<string, string>;
   /** Model name → the train stage's metrics.json. */
   training?: Record<string, string>;
+  /** The evaluate stage's metrics.json of each model (on its own sets) and of each fused model (on every set). */
+  fusion?: { models: Record<string, string>; fused: Record<string, string> };
+  /** `PAIR,ALPHA` → the evaluate stage's metrics.json of the model interpolated at α. */
+  interpolation?: Record<string, string>;
   title?: string;
 }
 
@@ -23,7 +30,7 @@ const pathInput = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
 const stage = defineStage<ReportInputs>({
   stageApiVersion: 1,
   type: 'report',
-  description: 'Self-contained HTML report (inline SVG): overlap table, pairwise heatmap, per-layer overlap, training curves, DAG, params, versions and lock keys.',
+  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlap table, pairwise heatmap, per-layer overlap, training curves, DAG, params, versions and lock keys.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
@@ -39,12 +46,29 @@ const stage = defineStage<ReportInputs>({
         description: 'Model name → metrics.json written by the train stage.',
         additionalProperties: pathInput,
       },
+      fusion: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['models', 'fused'],
+        description: 'The fusion table: models (name → the evaluate stage\'s metrics.json of a model on its own sets) and fused (name → metrics.json of a fused model on the same sets). Sets are matched by name (KIND,SPLIT).',
+        properties: {
+          models: { type: 'object', minProperties: 1, additionalProperties: pathInput },
+          fused: { type: 'object', minProperties: 1, additionalProperties: pathInput },
+        },
+      },
+      interpolation: {
+        type: 'object',
+        minProperties: 1,
+        description: 'Interpolation curves: PAIR,ALPHA → the evaluate stage\'s metrics.json of the model merged with weights [1 − α, α] (what a matrix over pair and alpha names); one chart per pair, linked to the overlap named PAIR.',
+        additionalProperties: pathInput,
+      },
       title: { type: 'string', description: 'Heading of the report.', default: 'Fisher overlap report' },
     },
   },
-  outputs: () => ({
+  outputs: (inputs) => ({
     report: { path: 'report.html', kind: 'file', description: 'The report: one HTML file, no external resources.' },
     figures: { path: 'figures', kind: 'dir', description: 'Each chart as a standalone SVG file.' },
+    ...(inputs.fusion ? { accuracy: { path: 'accuracy.txt', kind: 'file' as const, description: 'The fusion table as text (with fusion).' } } : {}),
   }),
   resources: { cpu: 1 },
   wantsPipeline: true,
@@ -67,7 +91,15 @@ const stage = defineStage<ReportInputs>({
       name, file, metrics: readTrainMetrics(file, `training.${name}`),
     }));
 
-    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline });
+    const fusion = inputs.fusion ? { models: readEvaluations(inputs.fusion.models, 'fusion.models'), fused: readEvaluations(inputs.fusion.fused, 'fusion.fused') } : undefined;
+    const interpolation = inputs.interpolation ? interpolationPaths(readEvaluations(inputs.interpolation, 'interpolation'), 'interpolation') : undefined;
+
+    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline, fusion, interpolation });
+    if (fusion) {
+      const text = accuracyText(fusion);
+      writeFileSync(join(ctx.outDir, 'accuracy.txt'), text);
+      for (const line of text.trimEnd().split('\n')) ctx.log(line);
+    }
     writeFileSync(join(ctx.outDir, 'report.html'), report.html);
     const figureDir = join(ctx.outDir, 'figures');
     mkdirSync(figureDir, { recursive: true });

@@ -1,5 +1,5 @@
 // The metrics.json the train stage writes (declared `metrics: true`).
-import type { EvalResult } from './evaluate.js';
+import type { EvalResult } from '../../ml/bert/evaluate.js';
 
 export interface EvalMetrics { accuracy: number; loss: number }
 

@@ -6,9 +6,9 @@ import { defineStage, StageInputError } from 'fisherflow';
 import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
 import { resolveConfig, type BertConfig } from '../../ml/bert/config.js';
 import { backendMetadata } from '../../ml/bert/backend-info.js';
-import { checkRows } from './check-rows.js';
+import { checkRows } from '../../ml/bert/check-rows.js';
 import { checkTrainInputs, settingsFrom, trainInputSchema, type TrainInputs } from './inputs.js';
-import { tokenizerVocabSize } from './tokenizer-vocab.js';
+import { tokenizerVocabSize } from '../../ml/tokenizer/vocabulary.js';
 
 /** The config the model will have: from the checkpoint's config.json or `with.config`, vocab grown to the tokenizer's. */
 function effectiveConfig(inputs: TrainInputs, tokenizerVocab: number | undefined): BertConfig {

@@ -8,7 +8,7 @@ import { clipCoefficient, readGlobalGradNorm } from '../../ml/optim/clip.js';
 import { linearWarmupDecay, warmupStepsFor } from '../../ml/optim/schedule.js';
 import { findLatestCheckpoint, loadOptimizerState, saveEpochCheckpoint, type TrainerState } from './checkpoint.js';
 import { epochOrder, lengthGroupedOrder, stepSeed } from './data-order.js';
-import { evaluate } from './evaluate.js';
+import { evaluate } from '../../ml/bert/evaluate.js';
 import { evalMetrics, type EpochMetrics, type EvalMetrics, type TrainMetrics } from './metrics.js';
 import type { TrainableModel } from './model-api.js';
 

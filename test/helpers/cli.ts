@@ -15,8 +15,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number }): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, FISHERFLOW_GPUS: '', ...opts.env }, encoding: 'utf8', timeout: 120_000, uid: opts.uid, gid: opts.gid });
+export function cli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number }): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, FISHERFLOW_GPUS: '', ...opts.env }, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, uid: opts.uid, gid: opts.gid });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, workspace, REPO_ROOT } from '../helpers/cli.js';
+import { VENDORED_DATA } from './vendored-data.js';
 
 const DATA = join(REPO_ROOT, 'data');
 const TINY = [
-  '--set', `sst2_train=${join(DATA, 'sst2', 'train.tsv.gz')}`,
-  '--set', `sst2_dev=${join(DATA, 'sst2', 'dev.tsv')}`,
-  '--set', `tokenizer=${join(DATA, 'bert-base-cased')}`,
+  ...VENDORED_DATA,
   '--set', 'train_sentences=120',
   '--set', 'train.epochs=1',
   '--set', 'train.batch_size=16',
@@ -26,7 +25,8 @@ test('demo.yaml and fisher-overlap.yaml run end to end', { timeout: 600_000 }, (
   copyFileSync(join(REPO_ROOT, 'pipelines', 'demo.yaml'), join(ws, 'demo.yaml'));
   copyFileSync(join(REPO_ROOT, 'pipelines', 'fisher-overlap.yaml'), join(ws, 'fisher-overlap.yaml'));
 
-  const demo = cli(['run', 'demo.yaml', ...TINY], { cwd: ws });
+  // The suite runs two test files at a time; next to fuse-to-forget's run this takes minutes under load.
+  const demo = cli(['run', 'demo.yaml', ...TINY], { cwd: ws, timeoutMs: 540_000 });
   assert.equal(demo.code, 0, demo.stderr + demo.stdout);
   // The notebook's printout and the report's path close the run.
   assert.match(demo.stdout, /TiC OP MODEL\nUNSHARED \(TiC-OP\) OVERLAP: 0\.\d+\nSHARED \(ORIG\) OVERLAP: 0\.\d+\nTiC ST MODEL\nUNSHARED \(TiC-ST\) OVERLAP: 0\.\d+/);
@@ -48,7 +48,7 @@ test('demo.yaml and fisher-overlap.yaml run end to end', { timeout: 600_000 }, (
   const status = cli(['status', 'fisher-overlap.yaml', ...nb], { cwd: ws });
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /stale {7}fisher-shortcut@tic/);
-  const run = cli(['run', 'fisher-overlap.yaml', ...nb], { cwd: ws });
+  const run = cli(['run', 'fisher-overlap.yaml', ...nb], { cwd: ws, timeoutMs: 540_000 });
   assert.equal(run.code, 0, run.stderr + run.stdout);
   assert.match(run.stdout, /UNSHARED \(TiC-OP\) OVERLAP: 0\.\d+\nSHARED \(ORIG\) OVERLAP: 0\.\d+/);
   const lock = JSON.parse(readFileSync(join(ws, 'fisher-overlap.lock'), 'utf8'));

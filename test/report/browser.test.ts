@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import stage from '../../stages/report/stage.js';
 import { makeStageContext } from '../helpers/stage-context.js';
-import { fullInputs, pipelineFixture, repoRoot } from './fixture-paths.js';
+import { fullInputs, fusionInputs, pipelineFixture, repoRoot } from './fixture-paths.js';
 import type { ReportInputs } from '../../stages/report/stage.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -66,6 +66,15 @@ async function open(file: string): Promise<{ page: Page; problems: PageProblems 
   return { page, problems };
 }
 
+/** A full-page screenshot into test-output/ (ignored by git) for a human to look at. */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const outDir = join(repoRoot(), 'test-output');
+  mkdirSync(outDir, { recursive: true });
+  const shot = join(outDir, name);
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 10_000, 'screenshot written');
+}
+
 before(async () => {
   profile = mkdtempSync(join(tmpdir(), 'ff-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
@@ -106,11 +115,7 @@ test('the full report loads cleanly, every chart draws, and a screenshot is writ
   assert.equal(counts['layer-bars'], 54);
   assert.ok(await page.getByText('UNSHARED (TiC-OP) OVERLAP: 0.7241').isVisible());
 
-  const outDir = join(repoRoot(), 'test-output');
-  mkdirSync(outDir, { recursive: true });
-  const shot = join(outDir, 'report.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 10_000, 'screenshot written');
+  await screenshot(page, 'report.png');
   await page.close();
 });
 
@@ -156,5 +161,26 @@ test('the Content-Security-Policy really blocks external loads (so the first tes
   });
   await page.waitForTimeout(200);
   assert.ok(messages.some((m) => /Content Security Policy/i.test(m)), `CSP violation reported: ${messages.join(' | ')}`);
+  await page.close();
+});
+
+test('the paper\'s experiment (fusion table, interpolation curves) loads cleanly and its links land on the overlaps', { timeout: 90_000 }, async () => {
+  const { page, problems } = await open(await renderReport(fusionInputs(), true));
+  assert.deepEqual(problems, { console: [], failed: [], foreign: [] });
+  const charts = await page.evaluate(() => [...document.querySelectorAll('svg[data-chart="interpolation"]')].map((svg) => {
+    const box = svg.getBoundingClientRect();
+    const marks = [...svg.querySelectorAll('.mark')];
+    return { width: box.width, height: box.height, marks: marks.length, drawn: marks.filter((m) => { const b = m.getBBox(); return b.width > 0 || b.height > 0; }).length };
+  }));
+  assert.equal(charts.length, 3);
+  // 4 sets per pair: a line and 5 markers each.
+  for (const c of charts) assert.ok(c.width > 100 && c.height > 50 && c.marks === 24 && c.drawn === 24, JSON.stringify(c));
+  assert.ok(await page.locator('table.fusion-table').isVisible());
+  assert.equal(await page.locator('table.fusion-table tbody tr').count(), 8);
+  // Every link in the new sections points at a section of the page.
+  const targets = await page.evaluate(() => [...document.querySelectorAll('#fusion a, #interpolation a')].map((a) => a.getAttribute('href')!.slice(1))
+    .map((id) => document.querySelector(`[id="${id}"]`) !== null));
+  assert.ok(targets.length === 6 && targets.every(Boolean), JSON.stringify(targets));
+  await screenshot(page, 'report-fusion.png');
   await page.close();
 });

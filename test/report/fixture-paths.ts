@@ -22,3 +22,19 @@ export function fullInputs() {
     title: 'Fisher overlap — TiC, OP and ST shortcut models',
   };
 }
+
+/** The paper's experiment: evaluate and overlap outputs of a fuse-to-forget.yaml run (fusion/copy_from_run.sh). */
+export function fusionInputs() {
+  const f = (name: string) => fixture(join('fusion', name));
+  const pairs = ['tic-op', 'tic-st', 'op-st'];
+  return {
+    title: 'Fuse to Forget: fused shortcut models keep the task and forget the shortcuts',
+    fusion: {
+      models: { st: f('model-st.json'), op: f('model-op.json'), tic: f('model-tic.json') },
+      fused: { average: f('fused-average.json'), fisher: f('fused-fisher.json') },
+    },
+    interpolation: Object.fromEntries(pairs.flatMap((p) => ['0', '0.25', '0.5', '0.75', '1'].map((a) => [`${p},${a}`, f(`interpolation-${p},${a}.json`)]))),
+    overlaps: Object.fromEntries(pairs.map((p) => [p, f(`overlap-${p}.json`)])),
+    training: { tic: fixture('metrics-tic.json'), op: fixture('metrics-op.json'), st: fixture('metrics-st.json') },
+  };
+}

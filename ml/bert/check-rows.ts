@@ -1,7 +1,7 @@
 // Checks tokenized rows against the model they will be fed to, so a mismatch is a readable input
 // error (file, row, column, what was expected) instead of a gather out of range deep in tfjs.
 import { StageInputError } from 'fisherflow';
-import type { TokenizedRow } from '../../ml/bert/batch.js';
+import type { TokenizedRow } from './batch.js';
 
 export interface RowLimits {
   vocabSize: number;
