@@ -9,7 +9,7 @@ import type { RunRecord } from '../cache/store.js';
 import type { LockStage } from '../cache/lockfile.js';
 import { UserError } from '../errors.js';
 import type { StageSpec } from '../pipeline/load.js';
-import { describeRef, substituteArtifactRefs } from '../pipeline/template.js';
+import { describeRef, isArtifactPlaceholder, substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
 import { flattenKeys } from '../pipeline/params.js';
 import type { Workspace } from './workspace.js';
 import type { ChangeKind, StaleReason } from './reasons.js';
@@ -39,6 +39,8 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   const deps: Record<string, string> = {};
   const produced = ws.dag.producedDeps.get(spec.name) ?? new Map();
   spec.deps.forEach((dep, i) => {
+    // A reference to an upstream artifact is keyed through `spec.refs` (its content hash above).
+    if (isArtifactPlaceholder(dep)) return;
     const norm = dep.replace(/^\.\//, '').replace(/\/+$/, '');
     const p = produced.get(norm);
     if (p) {
@@ -59,7 +61,13 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
     }
     deps[relative(ws.pipeline.dir, abs) || '.'] = hashPath(abs, ws.statCache).hash;
   }
-  for (const n of spec.needs) if (!upstream(n)) waiting.add(n);
+  for (const n of spec.needs) {
+    const rec = upstream(n);
+    if (!rec) waiting.add(n);
+    // A command stage's outputs are workspace files a stage that needs it may read (`cat counts-*.tab`):
+    // they are part of the key, so status and run agree that it reruns when they change.
+    else if (ws.pipeline.stages.get(n)?.kind === 'command') for (const [out, o] of Object.entries(rec.outputs)) upstreamHashes[`${n}.outputs.${out}`] = o.hash;
+  }
   if (waiting.size) return { waitingFor: [...waiting] };
 
   const env: Record<string, string> = { ...spec.env };
@@ -67,7 +75,7 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   const code = spec.kind === 'builtin' ? ws.registry.implementationHash(spec.type) : undefined;
   // Inputs as the user reads them in the lock file: references spelled out.
   const inputs = substituteArtifactRefs(spec.inputs, describeRef) as Record<string, unknown>;
-  const command = spec.command !== undefined ? (substituteArtifactRefs(spec.command, describeRef) as string) : undefined;
+  const command = spec.command !== undefined ? substituteCommandRefs(spec.command, describeRef) : undefined;
   const keyed = {
     v: KEY_VERSION,
     type: spec.type,

@@ -1,6 +1,6 @@
 // Everything a command needs about one pipeline: the parsed pipeline, its DAG, the store, the
 // stat cache and the previous lock file. Loading is pure apart from reading files.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { loadPipeline, type Pipeline } from '../pipeline/load.js';
 import { buildDag, type Dag } from '../graph/dag.js';
@@ -9,6 +9,7 @@ import { StatCache } from '../cache/hash.js';
 import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { StageRegistry } from '../stage/registry.js';
 import { UserError } from '../errors.js';
+import { checkOutputPaths } from './output-guard.js';
 
 export interface Workspace {
   pipeline: Pipeline;
@@ -58,9 +59,11 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
   const registry = StageRegistry.fromEnvironment(env);
   const root = projectRoot(dirname(pipelineFile));
   const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile, cacheDir: join(root, '.fisherflow', 'parsed') });
-  const dag = buildDag(pipeline);
   const storeRoot = storeRootFor(root, opts.store, env);
   const lockPath = lockPathFor(pipelineFile);
+  checkOutputPaths(pipeline, { root, storeRoot, lockPath, paramsFile: opts.paramsFile });
+  const dag = buildDag(pipeline);
+  if (statSync(lockPath, { throwIfNoEntry: false })?.isFile() === false) throw new UserError(`${relative(process.cwd(), lockPath) || lockPath} is not a file; fisherflow keeps its lock file there (move it away)`);
   const store = new ContentStore(storeRoot);
   let previousLock: LockFile | undefined | null = null;
   store.useRecordCache(join(root, '.fisherflow', 'record-cache.json'));

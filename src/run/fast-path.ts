@@ -14,6 +14,7 @@ import type { RunRecord } from '../cache/store.js';
 import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
 import { defaultPipelineFile, projectRoot, type Workspace } from '../plan/workspace.js';
 import { packageVersion } from './snapshot.js';
+import { isArtifactPlaceholder } from '../pipeline/template.js';
 
 const FORMAT = 1;
 
@@ -144,6 +145,7 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
       if (!rec) return false;
       for (const v of spec.envFromCaller) env[v] = args.env[v] ?? null;
       for (const dep of spec.deps) {
+        if (isArtifactPlaceholder(dep)) continue; // an upstream artifact: its record is watched
         const norm = dep.replace(/^\.\//, '').replace(/\/+$/, '');
         if (produced(name).has(norm)) continue;
         if (!watchTree(join(ws.pipeline.dir, norm), watched)) return false;

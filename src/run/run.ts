@@ -11,7 +11,7 @@ import { writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
 import { canonicalJson } from '../cache/hash.js';
 import { WorkspaceLock } from '../cache/workspace-lock.js';
 import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
-import { substituteArtifactRefs } from '../pipeline/template.js';
+import { substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
 import { computeKey, outputsToRestore, planPipeline, type StagePlan } from '../plan/plan.js';
 import type { Workspace } from '../plan/workspace.js';
 import type { StaleReason } from '../plan/reasons.js';
@@ -79,7 +79,7 @@ export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<strin
       setAt(inputs, path, join(ws.pipeline.dir, value));
     });
   }
-  const command = spec.command !== undefined ? (substituteArtifactRefs(spec.command, pathOf) as string) : undefined;
+  const command = spec.command !== undefined ? substituteCommandRefs(spec.command, pathOf) : undefined;
   return { inputs, command };
 }
 
@@ -250,10 +250,11 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       emit({ type: 'note', stage: name, message: `could not restore outputs: ${(e as Error).message}` });
     }
     records.set(name, rec);
-    // Same key as the lock file's entry: the entry is the same (it is derived from the key's
-    // material and the keyed record), so reuse it rather than rebuild it.
+    // The lock file's own entry when it says exactly this (the unchanged-lock check below
+    // compares entries by identity); an entry edited by hand that kept its key is rewritten.
     const prevEntry = ws.previousLock?.stages[name];
-    lockEntries.set(name, prevEntry && prevEntry.key === km.key ? prevEntry : withOuts(km.lock, rec));
+    const entry = withOuts(km.lock, rec);
+    lockEntries.set(name, prevEntry && prevEntry.key === km.key && sameEntry(prevEntry, entry) ? prevEntry : entry);
     emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
     finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
   };
@@ -360,6 +361,11 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   const count = (s: StageOutcome) => stages.filter((r) => r.status === s).length;
   emit({ type: 'summary', ran: count('ran'), cached: count('cached'), failed: count('failed'), skipped: count('skipped'), seconds: (performance.now() - t0) / 1000, interrupted });
   return { stages, ok: count('failed') === 0 && count('skipped') === 0, interrupted, lockWritten, records };
+}
+
+/** Do two lock entries say the same? (Byte-equal JSON first: entries from one writer list their keys in the same order.) */
+function sameEntry(a: LockStage, b: LockStage): boolean {
+  return JSON.stringify(a) === JSON.stringify(b) || canonicalJson(a) === canonicalJson(b);
 }
 
 function withOuts(lock: LockStage, rec: RunRecord): LockStage {

@@ -1,0 +1,103 @@
+// Command-stage outputs are deleted before their stage runs, so an output path must never name
+// something that is not the stage's to delete: the pipeline folder itself, the git repository,
+// the store, fisherflow's own state, the pipeline/params/lock files, or a file git tracks (like
+// DVC, which refuses outputs that git tracks). Checked when the pipeline is opened, before
+// anything runs, with the file:line:column of the offending `outs:` entry.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, posix, relative, resolve, sep } from 'node:path';
+import { UserError, UserErrors } from '../errors.js';
+import type { Pipeline } from '../pipeline/load.js';
+
+export interface ProtectedPaths {
+  /** The project root (where `.git` and `.fisherflow/` live). */
+  root: string;
+  storeRoot: string;
+  lockPath: string;
+  paramsFile?: string;
+}
+
+interface Guarded {
+  path: string;
+  what: string;
+  /** A folder whose inside is off limits too (not only the folder and its ancestors). */
+  folder: boolean;
+}
+
+/** Refuse every command-stage output that would delete something that is not the stage's. */
+export function checkOutputPaths(pipeline: Pipeline, p: ProtectedPaths): void {
+  const guarded: Guarded[] = [
+    { path: pipeline.dir, what: 'the pipeline folder itself', folder: false },
+    { path: join(p.root, '.git'), what: 'the git repository (.git)', folder: true },
+    { path: resolve(p.storeRoot), what: `the store (${shown(pipeline.dir, p.storeRoot)})`, folder: true },
+    { path: join(p.root, '.fisherflow'), what: "fisherflow's state folder (.fisherflow)", folder: true },
+    { path: pipeline.file, what: `the pipeline file ${shown(pipeline.dir, pipeline.file)}`, folder: false },
+    { path: p.lockPath, what: `the lock file ${shown(pipeline.dir, p.lockPath)}`, folder: false },
+  ];
+  if (p.paramsFile) guarded.push({ path: resolve(p.paramsFile), what: `the params file ${shown(pipeline.dir, resolve(p.paramsFile))}`, folder: false });
+
+  const errors: UserError[] = [];
+  const outs: Array<{ rel: string; stage: string; at: () => ReturnType<Pipeline['source']['locate']> }> = [];
+  for (const st of pipeline.stages.values()) {
+    if (st.kind !== 'command') continue;
+    for (const [name, out] of Object.entries(st.outs)) {
+      const at = () => pipeline.source.locate([...st.yamlPath, ...(st.outsYaml[name] ?? ['outs'])]);
+      const rel = posix.normalize(out.replace(/\\/g, '/')).replace(/\/+$/, '') || '.';
+      const abs = resolve(pipeline.dir, rel);
+      const hit = guarded.find((g) => abs === g.path || g.path.startsWith(abs + sep) || (g.folder && abs.startsWith(g.path + sep)));
+      if (hit) {
+        const inside = hit.folder && abs !== hit.path && abs.startsWith(hit.path + sep);
+        errors.push(new UserError(`stage '${st.name}': output '${out}' ${inside ? 'lies inside' : 'would delete'} ${hit.what}; a stage's outputs are deleted before it runs, so name only the files or folders the command writes`, at()));
+        continue;
+      }
+      if (rel.split('/').includes('.git') || existsSync(join(abs, '.git'))) {
+        errors.push(new UserError(`stage '${st.name}': output '${out}' is or holds a git repository; a stage's outputs are deleted before it runs`, at()));
+        continue;
+      }
+      outs.push({ rel, stage: st.name, at });
+    }
+  }
+  if (errors.length) throw new UserErrors(errors);
+  if (outs.length === 0) return;
+
+  const tracked = gitTrackedFiles(pipeline.dir, p.root);
+  if (!tracked || tracked.length === 0) return;
+  // Each tracked file and the folders above it, so an output folder holding tracked files is found too.
+  const byOut = new Map(outs.map((o) => [o.rel, o]));
+  const found = new Map<string, string[]>();
+  for (const file of tracked) {
+    for (let i = file.length; i > 0; i = file.lastIndexOf('/', i - 1)) {
+      const prefix = file.slice(0, i);
+      if (byOut.has(prefix)) {
+        const list = found.get(prefix) ?? [];
+        list.push(file);
+        found.set(prefix, list);
+      }
+    }
+  }
+  for (const [rel, files] of found) {
+    const o = byOut.get(rel)!;
+    const msg =
+      files.length === 1 && files[0] === rel
+        ? `stage '${o.stage}': output '${rel}' is tracked by git; remove it from git (git rm --cached ${rel}) or from outs`
+        : `stage '${o.stage}': output '${rel}' holds files tracked by git (${files.slice(0, 3).join(', ')}${files.length > 3 ? `, and ${files.length - 3} more` : ''}); remove them from git or '${rel}' from outs`;
+    errors.push(new UserError(msg, o.at()));
+  }
+  if (errors.length) throw new UserErrors(errors);
+}
+
+/**
+ * Files git tracks under `dir`, relative to it ('/'-separated), from one `git ls-files`; null
+ * outside a git repository or without git.
+ */
+export function gitTrackedFiles(dir: string, root: string): string[] | null {
+  if (!existsSync(join(root, '.git'))) return null;
+  const r = spawnSync('git', ['ls-files', '-z'], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+  if (r.error || r.status !== 0) return null;
+  return r.stdout.split('\0').filter(Boolean);
+}
+
+function shown(dir: string, path: string): string {
+  const rel = relative(dir, resolve(dir, path));
+  return rel && !rel.startsWith('..') ? rel : resolve(dir, path);
+}
