@@ -3,8 +3,8 @@
 // mtime and inode skips rehashing unchanged files; content, never mtime alone, decides.
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, writeFileSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 
 // crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per key.
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
@@ -104,30 +104,68 @@ export interface HashResult {
   files: TreeFile[];
 }
 
-/** Hash a file or a folder. Symbolic links are refused: they would make the content ambiguous. */
+/** A path that cannot be hashed (a dangling or looping link, a socket): the caller names the dep. */
+export class UnhashablePathError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Hash a file or a folder. Symbolic links are followed: a link hashes as what it points to (a Hugging
+ * Face hub snapshot is a folder of links into blobs/), so the key follows the content. A dangling
+ * link, a link loop or anything that is neither file nor folder is an UnhashablePathError.
+ */
 export function hashPath(path: string, cache?: StatCache): HashResult {
-  const st = lstatSync(path);
-  if (st.isSymbolicLink()) throw new Error(`${path} is a symbolic link; fisherflow hashes only regular files and folders`);
+  const st = followedStat(path);
   if (st.isFile()) {
     const hash = cache ? cache.fileHash(path, st) : hashFileContent(path);
     return { kind: 'file', hash, files: [{ path: '', size: st.size, hash }] };
   }
-  if (!st.isDirectory()) throw new Error(`${path} is neither a file nor a folder`);
+  if (!st.isDirectory()) throw new UnhashablePathError(path, `${path} is neither a file nor a folder`);
   const files: TreeFile[] = [];
-  const hash = hashDir(path, '', files, cache);
+  const hash = hashDir(path, '', files, cache, [realpathSync(path)]);
   return { kind: 'dir', hash, files };
 }
 
-function hashDir(root: string, rel: string, files: TreeFile[], cache?: StatCache): string {
+/** stat() through links, with a dangling link as an UnhashablePathError (ENOENT of the path itself stays ENOENT). */
+function followedStat(path: string, lst: Stats = lstatSync(path)): Stats {
+  if (!lst.isSymbolicLink()) return lst;
+  try {
+    return statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let target = '?';
+    try {
+      target = readlinkSync(path);
+    } catch {
+      /* keep '?' */
+    }
+    if (code === 'ELOOP') throw new UnhashablePathError(path, `${path} is a symbolic link that loops (→ ${target})`);
+    throw new UnhashablePathError(path, `${path} is a dangling symbolic link (→ ${target}, which does not exist)`);
+  }
+}
+
+/** `ancestors`: real paths of the folders being hashed above this one, to refuse a link back up. */
+function hashDir(root: string, rel: string, files: TreeFile[], cache: StatCache | undefined, ancestors: string[]): string {
   const dir = rel ? join(root, rel) : root;
   const lines: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const childRel = rel ? `${rel}/${name}` : name;
     const full = join(root, childRel);
-    const st = lstatSync(full);
-    if (st.isSymbolicLink()) throw new Error(`${full} is a symbolic link; fisherflow hashes only regular files and folders`);
-    if (st.isDirectory()) lines.push(`d ${name} ${hashDir(root, childRel, files, cache)}`);
-    else if (st.isFile()) {
+    const lst = lstatSync(full);
+    const st = followedStat(full, lst);
+    if (st.isDirectory()) {
+      // Through a link, a folder may be one we are already inside: that would never end.
+      const real = lst.isSymbolicLink() ? realpathSync(full) : join(ancestors[ancestors.length - 1], name);
+      if (lst.isSymbolicLink() && ancestors.some((a) => real === a || a.startsWith(real + sep))) {
+        throw new UnhashablePathError(full, `${full} is a symbolic link to a folder that contains it (${real})`);
+      }
+      lines.push(`d ${name} ${hashDir(root, childRel, files, cache, [...ancestors, real])}`);
+    } else if (st.isFile()) {
       const h = cache ? cache.fileHash(full, st) : hashFileContent(full);
       files.push({ path: childRel, size: st.size, hash: h });
       lines.push(`f ${name} ${h}`);

@@ -2,12 +2,11 @@
 // and code version (or command), resolved inputs and params, the content of every local file
 // it reads, the content of every upstream artifact it reads, and the env vars it declares.
 // Planning never runs anything; it only hashes (skipping unchanged files via the stat cache).
-import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { canonicalJson, hashPath, sha256 } from '../cache/hash.js';
+import { canonicalJson, hashPath, sha256, UnhashablePathError } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
 import type { LockStage } from '../cache/lockfile.js';
-import { UserError } from '../errors.js';
+import { UserError, type SourceLocation } from '../errors.js';
 import type { StageSpec } from '../pipeline/load.js';
 import { describeRef, isArtifactPlaceholder, substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
 import { flattenKeys } from '../pipeline/params.js';
@@ -49,17 +48,12 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
       else upstreamHashes[`${p.stage}.outputs.${p.output}${p.sub ? `/${p.sub}` : ''}`] = rec.outputs[p.output]?.hash ?? 'missing';
       return;
     }
-    const abs = join(ws.pipeline.dir, norm);
-    if (!existsSync(abs)) {
-      throw new UserError(`stage '${spec.name}': dep '${dep}' does not exist (and no stage produces it)`, ws.pipeline.source.locate([...spec.yamlPath, 'deps', i]));
-    }
-    deps[norm] = hashPath(abs, ws.statCache).hash;
+    const at = () => ws.pipeline.source.locate([...spec.yamlPath, 'deps', i]);
+    deps[norm] = hashInput(ws, join(ws.pipeline.dir, norm), `stage '${spec.name}': dep '${dep}'`, 'does not exist (and no stage produces it)', at);
   });
   for (const [inputPath, abs] of Object.entries(spec.pathInputs)) {
-    if (!existsSync(abs)) {
-      throw new UserError(`stage '${spec.name}': input '${inputPath}' names ${abs}, which does not exist`, ws.pipeline.source.locate([...spec.yamlPath, 'with', ...inputPath.split('.')]));
-    }
-    deps[relative(ws.pipeline.dir, abs) || '.'] = hashPath(abs, ws.statCache).hash;
+    const at = () => ws.pipeline.source.locate([...spec.yamlPath, 'with', ...inputPath.split('.')]);
+    deps[relative(ws.pipeline.dir, abs) || '.'] = hashInput(ws, abs, `stage '${spec.name}': input '${inputPath}'`, `names ${abs}, which does not exist`, at);
   }
   for (const n of spec.needs) {
     const rec = upstream(n);
@@ -102,6 +96,19 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   lock.type = spec.type;
   if (hasKeys(upstreamHashes)) lock.upstream = upstreamHashes;
   return { key, lock };
+}
+
+/** The content hash of a file or folder a stage reads, or a located error saying why it cannot be read. */
+function hashInput(ws: Workspace, abs: string, what: string, missing: string, at: () => SourceLocation): string {
+  try {
+    return hashPath(abs, ws.statCache).hash;
+  } catch (e) {
+    if (e instanceof UnhashablePathError) throw new UserError(`${what}: ${e.message}`, at());
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`${what} ${(e as NodeJS.ErrnoException).path === abs ? missing : `cannot be read: ${(e as Error).message}`}`, at());
+    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`${what} cannot be read: permission denied (${(e as NodeJS.ErrnoException).path ?? abs})`, at());
+    throw e;
+  }
 }
 
 function hasKeys(o: object): boolean {
