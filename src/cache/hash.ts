@@ -79,6 +79,12 @@ export class StatCache {
     if (this.entries.delete(path)) this.dirty = true;
   }
 
+  /** Forget every entry under a folder (one that is gone, such as an experiment's mirror). */
+  forgetUnder(dir: string): void {
+    const prefix = dir.endsWith(sep) ? dir : dir + sep;
+    for (const path of this.entries.keys()) if (path.startsWith(prefix) && this.entries.delete(path)) this.dirty = true;
+  }
+
   save(): void {
     if (!this.file || !this.dirty) return;
     mkdirSync(dirname(this.file), { recursive: true });

@@ -2,7 +2,9 @@
 // something that is not the stage's to delete: the pipeline folder itself, the git repository,
 // the store, fisherflow's own state, the pipeline/params/lock files, or a file git tracks (like
 // DVC, which refuses outputs that git tracks). Checked when the pipeline is opened, before
-// anything runs, with the file:line:column of the offending `outs:` entry.
+// anything runs, with the file:line:column of the offending `outs:` entry. A metrics file may be
+// tracked by git (as DVC allows for `cache: false` metrics): it is the stage's own small result,
+// committed so that `diff` can read it at old revisions.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
@@ -54,7 +56,7 @@ export function checkOutputPaths(pipeline: Pipeline, p: ProtectedPaths): void {
         errors.push(new UserError(`stage '${st.name}': output '${out}' is or holds a git repository; a stage's outputs are deleted before it runs`, at()));
         continue;
       }
-      outs.push({ rel, stage: st.name, at });
+      if (!st.metrics.includes(name)) outs.push({ rel, stage: st.name, at });
     }
   }
   if (errors.length) throw new UserErrors(errors);

@@ -2,6 +2,7 @@
 // and code version (or command), resolved inputs and params, the content of every local file
 // it reads, the content of every upstream artifact it reads, and the env vars it declares.
 // Planning never runs anything; it only hashes (skipping unchanged files via the stat cache).
+import { lstatSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { canonicalJson, hashPath, sha256, UnhashablePathError } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
@@ -124,8 +125,11 @@ export interface StagePlan {
   /** null when an upstream stage must run first. */
   key: string | null;
   reasons: StaleReason[];
+  /** The stored result the run reuses (up to date, or stale only in its workspace copy). */
   record?: RunRecord;
   lock?: LockStage;
+  /** Command stage with a reused result: the outputs run copies back into the workspace. */
+  restore?: string[];
 }
 
 export interface PlanOptions {
@@ -189,53 +193,86 @@ export function explainChange(prev: LockStage | undefined, cur: LockStage | unde
 export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string, StagePlan> {
   const plans = new Map<string, StagePlan>();
   const forced = (name: string) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(name));
-  const upstream: UpstreamLookup = (name) => {
-    const p = plans.get(name);
-    return p && p.status === 'up-to-date' ? p.record : undefined;
-  };
+  // A stage whose result is reused (even if its workspace copy must be put back) feeds its dependents.
+  const upstream: UpstreamLookup = (name) => plans.get(name)?.record;
   for (const name of ws.dag.order) {
     const spec = ws.pipeline.stages.get(name)!;
-    // The previous lock is read only to explain a stale stage (parsing it costs when all are cached).
-    const previous = () => ws.previousLock?.stages[name];
-    const km = computeKey(ws, spec, upstream);
-    if ('waitingFor' in km) {
-      plans.set(name, { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) });
-      continue;
-    }
-    if (forced(name)) {
-      plans.set(name, { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock });
-      continue;
-    }
-    const record = ws.store.readRecord(km.key);
-    const damage = record ? ws.store.verify(record) : null;
-    if (record && !damage) {
-      plans.set(name, { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock });
-      continue;
-    }
-    const prev = previous();
-    let reasons: StaleReason[];
-    if (prev && prev.key === km.key) reasons = [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }];
-    else reasons = explainChange(prev, km.lock, spec, []);
-    if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = [{ kind: 'definition' }];
-    plans.set(name, { name, status: 'stale', key: km.key, reasons, lock: km.lock });
+    const plan = planStage(ws, spec, upstream, forced(name));
+    if (spec.kind === 'command' && !forced(name)) checkWorkspaceOutputs(ws, spec, plan);
+    plans.set(name, plan);
   }
   ws.store.saveRecordCache();
   return plans;
 }
 
-/** Workspace outputs of a cached command stage that are missing or differ from the store. */
-export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunRecord): string[] {
-  if (spec.kind !== 'command') return [];
-  const out: string[] = [];
-  for (const [name, rel] of Object.entries(spec.outs)) {
-    const abs = join(ws.pipeline.dir, rel);
-    const want = record.outputs[name]?.hash;
-    try {
-      // Missing (ENOENT), a symbolic link or different content: restore it.
-      if (hashPath(abs, ws.statCache).hash !== want) out.push(name);
-    } catch {
-      out.push(name);
+function planStage(ws: Workspace, spec: StageSpec, upstream: UpstreamLookup, forced: boolean): StagePlan {
+  const name = spec.name;
+  // The previous lock is read only to explain a stale stage (parsing it costs when all are cached).
+  const previous = () => ws.previousLock?.stages[name];
+  const km = computeKey(ws, spec, upstream);
+  if ('waitingFor' in km) return { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) };
+  if (forced) return { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock };
+  const record = ws.store.readRecord(km.key);
+  const damage = record ? ws.store.verify(record) : null;
+  if (record && !damage) return { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock };
+  const prev = previous();
+  let reasons: StaleReason[];
+  if (prev && prev.key === km.key) reasons = [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }];
+  else reasons = explainChange(prev, km.lock, spec, []);
+  if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = [{ kind: 'definition' }];
+  return { name, status: 'stale', key: km.key, reasons, lock: km.lock };
+}
+
+/**
+ * The workspace is the user's: a cached command stage whose workspace outputs are missing or hold
+ * another run's result is stale (run copies its result back: `restore`); an output fisherflow did
+ * not write is reported on any stage that would write it (run refuses to, unless --force).
+ */
+function checkWorkspaceOutputs(ws: Workspace, spec: StageSpec, plan: StagePlan): void {
+  const states = workspaceOutputStates(ws, spec, plan.record);
+  const restore: string[] = [];
+  for (const s of states) {
+    if (s.state === 'modified') plan.reasons.push({ kind: 'output-modified', output: s.output, path: s.path });
+    else if (plan.record && s.state !== 'ok') {
+      plan.reasons.push({ kind: s.state === 'missing' ? 'output-missing' : 'output-outdated', output: s.output, path: s.path });
+      restore.push(s.output);
     }
   }
+  if (restore.length) plan.restore = restore;
+  if (plan.reasons.length) plan.status = 'stale';
+}
+
+export type OutputState = 'ok' | 'missing' | 'outdated' | 'modified';
+
+/**
+ * Each workspace output of a command stage: 'ok' (the stored result's content), 'missing',
+ * 'outdated' (content fisherflow wrote: the lock file's, what it last put there, or a crashed
+ * run's) or 'modified' (anything else: the user's).
+ */
+export function workspaceOutputStates(ws: Workspace, spec: StageSpec, record?: RunRecord): Array<{ output: string; path: string; state: OutputState }> {
+  if (spec.kind !== 'command') return [];
+  const out: Array<{ output: string; path: string; state: OutputState }> = [];
+  for (const [name, rel] of Object.entries(spec.outs)) {
+    const abs = join(ws.runDir, rel);
+    let hash: string | null;
+    try {
+      hash = hashPath(abs, ws.statCache).hash;
+    } catch {
+      // Gone, or there but unreadable as content (a dangling link, no permission): then it is not fisherflow's.
+      hash = lstatSync(abs, { throwIfNoEntry: false }) ? '' : null;
+    }
+    let state: OutputState;
+    if (record && hash === record.outputs[name]?.hash) state = 'ok';
+    else if (hash === null) state = 'missing';
+    else if (hash !== '' && (ws.previousLock?.stages[spec.name]?.outs?.[name]?.hash === hash || ws.outputs.lastWritten(abs) === hash)) state = 'outdated';
+    else if (ws.outputs.isPending(abs)) state = 'outdated';
+    else state = 'modified';
+    out.push({ output: name, path: rel, state });
+  }
   return out;
+}
+
+/** Workspace outputs of a cached command stage that are missing or differ from the store. */
+export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunRecord): string[] {
+  return workspaceOutputStates(ws, spec, record).filter((s) => s.state !== 'ok').map((s) => s.output);
 }

@@ -6,6 +6,7 @@ import { loadPipeline, type Pipeline } from '../pipeline/load.js';
 import { buildDag, type Dag } from '../graph/dag.js';
 import { ContentStore } from '../cache/store.js';
 import { StatCache } from '../cache/hash.js';
+import { WorkspaceOutputs } from '../cache/workspace-outputs.js';
 import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { StageRegistry } from '../stage/registry.js';
 import { UserError } from '../errors.js';
@@ -23,6 +24,10 @@ export interface Workspace {
   registry: StageRegistry;
   /** The pipeline path as the user should see it (relative to the root). */
   label: string;
+  /** Where command stages run and write their outputs: the pipeline's folder (an experiment's private mirror for `exp run`). */
+  runDir: string;
+  /** What fisherflow wrote to command-stage outputs in `runDir`, and the journal of running ones. */
+  outputs: WorkspaceOutputs;
 }
 
 export interface WorkspaceOptions {
@@ -81,5 +86,7 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
     },
     registry,
     label: relative(process.cwd(), pipelineFile) || pipelineFile,
+    runDir: pipeline.dir,
+    outputs: new WorkspaceOutputs(root, join(root, '.fisherflow')),
   };
 }
