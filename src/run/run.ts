@@ -250,7 +250,8 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     if (!forcedSet.has(name)) {
       const rec = asPlanned ? planned.record : store.readRecord(km.key);
       if (rec && (asPlanned || !store.verify(rec))) {
-        useResult(name, spec, km, rec);
+        // The plan already compared a planned stage's workspace outputs with its result.
+        useResult(name, spec, km, rec, asPlanned ? planned.restore ?? [] : undefined);
         return;
       }
       if (opts.remote) {
@@ -261,10 +262,13 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     void queue.add(() => runOne(name, spec, km.key, km.lock), { priority: depth.get(name) });
   };
 
-  /** A stage whose result is in the store (cached, or just fetched): restore its workspace outputs and finish it. */
-  const useResult = (name: string, spec: StageSpec, km: { key: string; lock: LockStage }, rec: RunRecord) => {
+  /**
+   * A stage whose result is in the store (cached, or just fetched): restore its workspace outputs
+   * (`restore`: those the plan found missing or outdated) and finish it.
+   */
+  const useResult = (name: string, spec: StageSpec, km: { key: string; lock: LockStage }, rec: RunRecord, restore?: string[]) => {
     try {
-      for (const out of outputsToRestore(ws, spec, rec)) {
+      for (const out of restore ?? outputsToRestore(ws, spec, rec)) {
         const dest = join(ws.runDir, spec.outs[out]);
         ws.outputs.place(store.outputPath(rec, out), dest, rec.outputs[out].hash);
         ws.statCache.forget(dest);

@@ -1,12 +1,10 @@
 // Keys cover everything that changes bytes, and status and run compute the same plan: needs:
-// upstream outputs, native addon sources, edited lock entries, --set values a schema rejects.
+// upstream outputs, edited lock entries, --set values a schema rejects (native sources: code-version.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, runJson, ran, workspace } from '../helpers/cli.js';
-import { StageRegistry, hashModuleClosure, moduleClosureFiles, PACKAGE_ROOT } from '../../src/stage/registry.js';
 import { openWorkspace } from '../../src/plan/workspace.js';
 import { planPipeline } from '../../src/plan/plan.js';
 
@@ -34,25 +32,6 @@ test('needs: a command stage reading its upstream family\'s workspace files is s
   assert.equal(readFileSync(join(ws, 'all.tsv'), 'utf8'), 'a 2\nb 2\n');
   const lock = JSON.parse(readFileSync(join(ws, 'fisherflow.lock'), 'utf8'));
   assert.deepEqual(Object.keys(lock.stages.all.upstream).sort(), ['count@a.outputs.tab', 'count@b.outputs.tab']);
-});
-
-test('the native BLAS addon\'s sources are part of the code version of the stages that load it', () => {
-  const reg = StageRegistry.fromEnvironment({});
-  for (const t of ['fim', 'train']) {
-    const files = moduleClosureFiles(reg.entry(t).modulePath).map((f) => f.slice(PACKAGE_ROOT.length + 1));
-    assert.ok(files.includes('native/blas/blas.c') && files.includes('native/blas/binding.gyp'), `${t}: ${files.filter((f) => !f.endsWith('.js')).join(', ')}`);
-  }
-  assert.ok(!moduleClosureFiles(reg.entry('load').modulePath).some((f) => f.endsWith('.c')), 'stages that never load it are not keyed on it');
-  // An edit of a declared C file changes the code version of a module that declares it.
-  const pkg = mkdtempSync(join(tmpdir(), 'ff-pkg-'));
-  writeFileSync(join(pkg, 'package.json'), '{}');
-  mkdirSync(join(pkg, 'native'));
-  writeFileSync(join(pkg, 'native', 'k.c'), 'int k(void) { return 1; }\n');
-  writeFileSync(join(pkg, 'addon.js'), "export const CODE_VERSION_FILES = ['native/k.c'];\n");
-  writeFileSync(join(pkg, 'stage.js'), "import { CODE_VERSION_FILES } from './addon.js';\nexport default {};\n");
-  const before = hashModuleClosure(join(pkg, 'stage.js'));
-  writeFileSync(join(pkg, 'native', 'k.c'), 'int k(void) { return 2; }\n');
-  assert.notEqual(hashModuleClosure(join(pkg, 'stage.js')), before);
 });
 
 test('a lock entry edited by hand that keeps its key (cmd, deps, outs hashes) is repaired on the next run', () => {
