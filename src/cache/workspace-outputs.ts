@@ -5,6 +5,7 @@
 //   .fisherflow/pending/<id>.json     a journal per running command stage: its output paths and
 //                                     where their previous content was moved aside
 //   .fisherflow/aside/<id>/<n>        that previous content, until the stage succeeds
+//   .fisherflow/restoring/            a stored result being copied back, before its rename into place
 //
 // A workspace output whose content is neither the stage's current result, nor what the lock file
 // or outputs.json says fisherflow wrote, is the user's (edited, or made by another tool): the run
@@ -145,6 +146,10 @@ export class WorkspaceOutputs {
       notes.push(`stage '${journal.stage}' was interrupted by a crash (pid ${journal.pid}); its outputs are back as they were before it ran: ${journal.entries.map((e) => e.path).join(', ')}`);
     }
     this.pending = undefined;
+    // Copies a crashed run was placing (see `place`): never in the workspace yet, only garbage.
+    const restoring = join(this.stateDir, 'restoring');
+    makeWritable(restoring);
+    rmSync(restoring, { recursive: true, force: true });
     return notes;
   }
 
@@ -153,7 +158,7 @@ export class WorkspaceOutputs {
    * into place, so the output path never holds a half-copied file.
    */
   place(src: string, dest: string, hash: string): void {
-    const tmp = join(this.stateDir, 'tmp', `${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.stateDir, 'restoring', `${randomBytes(6).toString('hex')}`);
     copyPath(src, tmp);
     makeWritable(dest);
     rmSync(dest, { recursive: true, force: true });
