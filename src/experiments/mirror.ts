@@ -1,5 +1,6 @@
 // `exp run` never touches the workspace: its command stages run in a private mirror of the project
-// (`.fisherflow/exp-run/<name>-<pid>/`). The mirror is links to the project's files and folders,
+// (`.fisherflow/exp-run/<claim>/`, named like the experiment's claimed folder, so two experiments
+// running at once never share one). The mirror is links to the project's files and folders,
 // except along the paths of command-stage outputs, which are real folders there, so each stage
 // reads the project's inputs and scripts as they are and writes its declared outputs into the
 // mirror, never over the user's files. Results go to the shared store; the mirror is deleted after.
@@ -16,23 +17,10 @@ export interface Mirror {
   remove(): void;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export function createMirror(ws: Workspace, name: string): Mirror {
-  const base = join(ws.root, '.fisherflow', 'exp-run');
-  // Mirrors of experiments whose process died are garbage.
-  for (const entry of existsSync(base) ? readdirSync(base) : []) {
-    const pid = Number(/-(\d+)$/.exec(entry)?.[1]);
-    if (!pid || !alive(pid)) removeTree(join(base, entry));
-  }
-  const dir = join(base, `${name}-${process.pid}`);
+/** `claim`: the experiment's claimed folder name (unique among running experiments). */
+export function createMirror(ws: Workspace, claim: string): Mirror {
+  // A mirror left by a crashed experiment of the same claim is garbage.
+  const dir = join(ws.root, '.fisherflow', 'exp-run', claim);
   removeTree(dir);
   mkdirSync(dir, { recursive: true });
 

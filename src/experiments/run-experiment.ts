@@ -42,7 +42,7 @@ export async function runExperiment(pipelineFile: string | undefined, opts: Expe
   const { name, dir } = claim;
   const lockFile = join(dir, basename(ws.lockPath));
   // Command stages run in a private mirror of the project, so the workspace is never written.
-  const mirror = createMirror(ws, name);
+  const mirror = createMirror(ws, basename(dir));
   // The experiment's own lock path, and no previous lock: its entries must all come from this run.
   const expWs: Workspace = { ...ws, lockPath: lockFile, previousLock: undefined, runDir: mirror.runDir, outputs: new WorkspaceOutputs(mirror.dir, join(mirror.dir, '.fisherflow')) };
   let result: RunResult;

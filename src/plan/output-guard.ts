@@ -7,9 +7,9 @@
 // committed so that `diff` can read it at old revisions.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, posix, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { UserError, UserErrors } from '../errors.js';
-import type { Pipeline } from '../pipeline/load.js';
+import type { Pipeline, StageSpec } from '../pipeline/load.js';
 
 export interface ProtectedPaths {
   /** The project root (where `.git` and `.fisherflow/` live). */
@@ -20,7 +20,8 @@ export interface ProtectedPaths {
 }
 
 interface Guarded {
-  path: string;
+  /** '/'-separated, relative to the pipeline folder ('.' for the folder itself). */
+  rel: string;
   what: string;
   /** A folder whose inside is off limits too (not only the folder and its ancestors). */
   folder: boolean;
@@ -28,35 +29,40 @@ interface Guarded {
 
 /** Refuse every command-stage output that would delete something that is not the stage's. */
 export function checkOutputPaths(pipeline: Pipeline, p: ProtectedPaths): void {
-  const guarded: Guarded[] = [
-    { path: pipeline.dir, what: 'the pipeline folder itself', folder: false },
-    { path: join(p.root, '.git'), what: 'the git repository (.git)', folder: true },
-    { path: resolve(p.storeRoot), what: `the store (${shown(pipeline.dir, p.storeRoot)})`, folder: true },
-    { path: join(p.root, '.fisherflow'), what: "fisherflow's state folder (.fisherflow)", folder: true },
-    { path: pipeline.file, what: `the pipeline file ${shown(pipeline.dir, pipeline.file)}`, folder: false },
-    { path: p.lockPath, what: `the lock file ${shown(pipeline.dir, p.lockPath)}`, folder: false },
-  ];
-  if (p.paramsFile) guarded.push({ path: resolve(p.paramsFile), what: `the params file ${shown(pipeline.dir, resolve(p.paramsFile))}`, folder: false });
+  const guarded: Guarded[] = [];
+  const guard = (abs: string, what: string, folder: boolean) => {
+    const rel = relative(pipeline.dir, abs).split(sep).join('/') || '.';
+    // Outside the pipeline folder no output can reach it (outs are relative, without '..').
+    if (rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel)) guarded.push({ rel, what, folder });
+  };
+  guard(pipeline.dir, 'the pipeline folder itself', false);
+  guard(join(p.root, '.git'), 'the git repository (.git)', true);
+  guard(resolve(p.storeRoot), `the store (${shown(pipeline.dir, p.storeRoot)})`, true);
+  guard(join(p.root, '.fisherflow'), "fisherflow's state folder (.fisherflow)", true);
+  guard(pipeline.file, `the pipeline file ${shown(pipeline.dir, pipeline.file)}`, false);
+  guard(p.lockPath, `the lock file ${shown(pipeline.dir, p.lockPath)}`, false);
+  if (p.paramsFile) guard(resolve(p.paramsFile), `the params file ${shown(pipeline.dir, resolve(p.paramsFile))}`, false);
 
   const errors: UserError[] = [];
-  const outs: Array<{ rel: string; stage: string; at: () => ReturnType<Pipeline['source']['locate']> }> = [];
+  const outs: Array<{ rel: string; stage: StageSpec; name: string }> = [];
+  const at = (st: StageSpec, name: string) => pipeline.source.locate([...st.yamlPath, ...(st.outsYaml[name] ?? ['outs'])]);
   for (const st of pipeline.stages.values()) {
     if (st.kind !== 'command') continue;
     for (const [name, out] of Object.entries(st.outs)) {
-      const at = () => pipeline.source.locate([...st.yamlPath, ...(st.outsYaml[name] ?? ['outs'])]);
-      const rel = posix.normalize(out.replace(/\\/g, '/')).replace(/\/+$/, '') || '.';
-      const abs = resolve(pipeline.dir, rel);
-      const hit = guarded.find((g) => abs === g.path || g.path.startsWith(abs + sep) || (g.folder && abs.startsWith(g.path + sep)));
+      // Most paths are already normal ('out/s1.txt'): normalising 10,000 of them is measurable.
+      const rel = NOT_NORMAL.test(out) ? posix.normalize(out.replace(/\\/g, '/')).replace(/\/+$/, '') || '.' : out;
+      // An output that equals, contains or lies inside a guarded path ('.' is the first guarded path).
+      const hit = guarded.find((g) => rel === g.rel || g.rel.startsWith(`${rel}/`) || (g.folder && rel.startsWith(`${g.rel}/`)));
       if (hit) {
-        const inside = hit.folder && abs !== hit.path && abs.startsWith(hit.path + sep);
-        errors.push(new UserError(`stage '${st.name}': output '${out}' ${inside ? 'lies inside' : 'would delete'} ${hit.what}; a stage's outputs are deleted before it runs, so name only the files or folders the command writes`, at()));
+        const inside = hit.folder && rel.startsWith(`${hit.rel}/`);
+        errors.push(new UserError(`stage '${st.name}': output '${out}' ${inside ? 'lies inside' : 'would delete'} ${hit.what}; a stage's outputs are deleted before it runs, so name only the files or folders the command writes`, at(st, name)));
         continue;
       }
-      if (rel.split('/').includes('.git') || existsSync(join(abs, '.git'))) {
-        errors.push(new UserError(`stage '${st.name}': output '${out}' is or holds a git repository; a stage's outputs are deleted before it runs`, at()));
+      if (GIT_SEGMENT.test(rel)) {
+        errors.push(new UserError(`stage '${st.name}': output '${out}' is or lies inside a git repository (.git); a stage's outputs are deleted before it runs`, at(st, name)));
         continue;
       }
-      if (!st.metrics.includes(name)) outs.push({ rel, stage: st.name, at });
+      if (!st.metrics.includes(name)) outs.push({ rel, stage: st, name });
     }
   }
   if (errors.length) throw new UserErrors(errors);
@@ -81,12 +87,18 @@ export function checkOutputPaths(pipeline: Pipeline, p: ProtectedPaths): void {
     const o = byOut.get(rel)!;
     const msg =
       files.length === 1 && files[0] === rel
-        ? `stage '${o.stage}': output '${rel}' is tracked by git; remove it from git (git rm --cached ${rel}) or from outs`
-        : `stage '${o.stage}': output '${rel}' holds files tracked by git (${files.slice(0, 3).join(', ')}${files.length > 3 ? `, and ${files.length - 3} more` : ''}); remove them from git or '${rel}' from outs`;
-    errors.push(new UserError(msg, o.at()));
+        ? `stage '${o.stage.name}': output '${rel}' is tracked by git; remove it from git (git rm --cached ${rel}) or from outs`
+        : `stage '${o.stage.name}': output '${rel}' holds files tracked by git (${files.slice(0, 3).join(', ')}${files.length > 3 ? `, and ${files.length - 3} more` : ''}); remove them from git or '${rel}' from outs`;
+    errors.push(new UserError(msg, at(o.stage, o.name)));
   }
   if (errors.length) throw new UserErrors(errors);
 }
+
+/** '.', '', './x', 'a//b', 'a/./b', 'a/.', a backslash: paths `posix.normalize` would change. */
+const NOT_NORMAL = /^\.?$|^\.\/|\/\/|\/\.(\/|$)|\\/;
+
+/** A `.git` anywhere in a path: a nested repository (a registered submodule is also a tracked gitlink). */
+const GIT_SEGMENT = /(^|\/)\.git(\/|$)/;
 
 /**
  * Files git tracks under `dir`, relative to it ('/'-separated), from one `git ls-files`; null

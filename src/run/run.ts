@@ -4,6 +4,7 @@
 // upstream rerun that reproduces the same bytes leaves its dependents cached.
 import { existsSync, rmSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
@@ -282,7 +283,7 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     // compares entries by identity); an entry edited by hand that kept its key is rewritten.
     const prevEntry = ws.previousLock?.stages[name];
     const entry = withOuts(km.lock, rec);
-    lockEntries.set(name, prevEntry && prevEntry.key === km.key && sameEntry(prevEntry, entry) ? prevEntry : entry);
+    lockEntries.set(name, prevEntry && prevEntry.key === km.key && isDeepStrictEqual(prevEntry, entry) ? prevEntry : entry);
     emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
     finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
   };
@@ -389,11 +390,6 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   const count = (s: StageOutcome) => stages.filter((r) => r.status === s).length;
   emit({ type: 'summary', ran: count('ran'), cached: count('cached'), failed: count('failed'), skipped: count('skipped'), seconds: (performance.now() - t0) / 1000, interrupted });
   return { stages, ok: count('failed') === 0 && count('skipped') === 0, interrupted, lockWritten, records };
-}
-
-/** Do two lock entries say the same? (Byte-equal JSON first: entries from one writer list their keys in the same order.) */
-function sameEntry(a: LockStage, b: LockStage): boolean {
-  return JSON.stringify(a) === JSON.stringify(b) || canonicalJson(a) === canonicalJson(b);
 }
 
 function withOuts(lock: LockStage, rec: RunRecord): LockStage {
