@@ -108,6 +108,8 @@ export interface HashResult {
   kind: 'file' | 'dir';
   hash: string;
   files: TreeFile[];
+  /** Some entry was reached through a symbolic link. */
+  links?: boolean;
 }
 
 /** A path that cannot be hashed (a dangling or looping link, a socket): the caller names the dep. */
@@ -126,19 +128,22 @@ export class UnhashablePathError extends Error {
  * link, a link loop or anything that is neither file nor folder is an UnhashablePathError.
  */
 export function hashPath(path: string, cache?: StatCache): HashResult {
-  const st = followedStat(path);
+  const lst = lstatSync(path);
+  const st = followedStat(path, lst);
   if (st.isFile()) {
     const hash = cache ? cache.fileHash(path, st) : hashFileContent(path);
     return { kind: 'file', hash, files: [{ path: '', size: st.size, hash }] };
   }
   if (!st.isDirectory()) throw new UnhashablePathError(path, `${path} is neither a file nor a folder`);
   const files: TreeFile[] = [];
-  const hash = hashDir(path, '', files, cache, [realpathSync(path)]);
-  return { kind: 'dir', hash, files };
+  // followedStat returns the lstat itself unless the path is a link.
+  const seen = { links: st !== lst };
+  const hash = hashDir(path, '', files, cache, [realpathSync(path)], seen);
+  return { kind: 'dir', hash, files, ...(seen.links ? { links: true } : {}) };
 }
 
-/** stat() through links, with a dangling link as an UnhashablePathError (ENOENT of the path itself stays ENOENT). */
-function followedStat(path: string, lst: Stats = lstatSync(path)): Stats {
+/** stat() through links (`lst` itself when `path` is no link), a dangling link as an UnhashablePathError. */
+function followedStat(path: string, lst: Stats): Stats {
   if (!lst.isSymbolicLink()) return lst;
   try {
     return statSync(path);
@@ -156,7 +161,7 @@ function followedStat(path: string, lst: Stats = lstatSync(path)): Stats {
 }
 
 /** `ancestors`: real paths of the folders being hashed above this one, to refuse a link back up. */
-function hashDir(root: string, rel: string, files: TreeFile[], cache: StatCache | undefined, ancestors: string[]): string {
+function hashDir(root: string, rel: string, files: TreeFile[], cache: StatCache | undefined, ancestors: string[], seen: { links: boolean }): string {
   const dir = rel ? join(root, rel) : root;
   const lines: string[] = [];
   for (const name of readdirSync(dir).sort()) {
@@ -164,13 +169,14 @@ function hashDir(root: string, rel: string, files: TreeFile[], cache: StatCache 
     const full = join(root, childRel);
     const lst = lstatSync(full);
     const st = followedStat(full, lst);
+    if (lst !== st) seen.links = true;
     if (st.isDirectory()) {
       // Through a link, a folder may be one we are already inside: that would never end.
       const real = lst.isSymbolicLink() ? realpathSync(full) : join(ancestors[ancestors.length - 1], name);
       if (lst.isSymbolicLink() && ancestors.some((a) => real === a || a.startsWith(real + sep))) {
         throw new UnhashablePathError(full, `${full} is a symbolic link to a folder that contains it (${real})`);
       }
-      lines.push(`d ${name} ${hashDir(root, childRel, files, cache, [...ancestors, real])}`);
+      lines.push(`d ${name} ${hashDir(root, childRel, files, cache, [...ancestors, real], seen)}`);
     } else if (st.isFile()) {
       const h = cache ? cache.fileHash(full, st) : hashFileContent(full);
       files.push({ path: childRel, size: st.size, hash: h });

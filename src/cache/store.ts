@@ -192,8 +192,13 @@ export class ContentStore {
    * `outputs` maps output name → path inside the staging folder.
    */
   commit(args: { key: string; stage: string; type: string; staging: string; outputs: Record<string, string>; seconds: number; meta?: Record<string, unknown> }): RunRecord {
+    let tree = hashPath(args.staging);
+    if (tree.kind !== 'dir') throw new Error('staging must be a folder');
     // A stored result is self-contained: a link a stage left in its output becomes a copy of its target.
-    materializeLinks(args.staging);
+    if (tree.links) {
+      materializeLinks(args.staging);
+      tree = hashPath(args.staging);
+    }
     const outputs: Record<string, OutputRecord> = {};
     for (const [name, rel] of Object.entries(args.outputs)) {
       const full = join(args.staging, rel);
@@ -201,8 +206,6 @@ export class ContentStore {
       const h = hashPath(full);
       outputs[name] = { path: rel, kind: h.kind, hash: h.hash };
     }
-    const tree = hashPath(args.staging);
-    if (tree.kind !== 'dir') throw new Error('staging must be a folder');
     const files = this.placeObject(args.staging, tree.hash, tree.files);
     return this.writeRecord({
       version: 1,

@@ -2,8 +2,9 @@
 //
 //   .fisherflow/outputs.json          workspace path → the content hash fisherflow last put there
 //                                     (by running a stage or copying a result back from the store)
-//   .fisherflow/pending/<id>.json     a journal per running command stage: its output paths and
-//                                     where their previous content was moved aside
+//   .fisherflow/pending/<run>.jsonl   the journal of a run: a line when a command stage starts (its
+//                                     output paths, and where their previous content was moved
+//                                     aside) and a line when it ends; removed when the run ends
 //   .fisherflow/aside/<id>/<n>        that previous content, until the stage succeeds
 //   .fisherflow/restoring/            a stored result being copied back, before its rename into place
 //
@@ -12,7 +13,7 @@
 // refuses to replace it without --force (src/plan/plan.ts decides, src/run/run.ts refuses).
 // Before a command runs, its existing outputs are moved aside; if the stage fails they are put
 // back, and if the engine dies the next run puts them back (`recover`) before planning.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { copyPath, makeWritable } from './store.js';
@@ -32,7 +33,12 @@ interface JournalEntry {
   aside: string | null;
 }
 
-interface Journal {
+/** A journal line: a stage began (its outputs and what was moved aside), or ended. */
+type JournalLine = { begin: string; stage: string; pid: number; entries: JournalEntry[] } | { end: string };
+
+/** A stage that began and did not end (in a journal a dead run left). */
+interface Unfinished {
+  id: string;
   stage: string;
   pid: number;
   entries: JournalEntry[];
@@ -50,6 +56,7 @@ export class WorkspaceOutputs {
   private memory?: Memory;
   private dirty = false;
   private pending?: Set<string>;
+  private journal?: { file: string; fd: number; open: number };
 
   /** `root`: the folder paths are recorded relative to; `stateDir`: where this state lives (`<root>/.fisherflow`). */
   constructor(
@@ -89,12 +96,19 @@ export class WorkspaceOutputs {
   isPending(abs: string): boolean {
     if (!this.pending) {
       this.pending = new Set();
-      for (const j of this.journals(false)) for (const e of j.journal.entries) this.pending.add(e.path);
+      for (const u of this.journals().unfinished) for (const e of u.entries) this.pending.add(e.path);
     }
     return this.pending.has(this.key(abs));
   }
 
+  /** At the end of a run: write outputs.json if it changed; close the journal (deleted when every stage in it ended). */
   save(): void {
+    const j = this.journal;
+    if (j) {
+      closeSync(j.fd);
+      if (j.open === 0) rmSync(j.file, { force: true });
+      this.journal = undefined;
+    }
     if (!this.dirty || !this.memory) return;
     mkdirSync(this.stateDir, { recursive: true });
     const file = join(this.stateDir, 'outputs.json');
@@ -102,6 +116,17 @@ export class WorkspaceOutputs {
     writeFileSync(tmp, JSON.stringify(this.memory));
     renameSync(tmp, file);
     this.dirty = false;
+  }
+
+  /** One line to this run's journal (a write to an open file: what a killed process wrote stays). */
+  private log(line: JournalLine): void {
+    if (!this.journal) {
+      const file = join(this.stateDir, 'pending', `${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
+      mkdirSync(dirname(file), { recursive: true });
+      this.journal = { file, fd: openSync(file, 'a'), open: 0 };
+    }
+    writeSync(this.journal.fd, `${JSON.stringify(line)}\n`);
+    this.journal.open += 'begin' in line ? 1 : -1;
   }
 
   /**
@@ -112,14 +137,14 @@ export class WorkspaceOutputs {
     const id = `${stage.replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
     const asideDir = join(this.stateDir, 'aside', id);
     const entries: JournalEntry[] = paths.map((p, i) => ({ path: this.key(p), aside: exists(p) ? this.key(join(asideDir, String(i))) : null }));
-    const journalFile = join(this.stateDir, 'pending', `${id}.json`);
-    mkdirSync(dirname(journalFile), { recursive: true });
-    writeFileSync(journalFile, JSON.stringify({ stage, pid: process.pid, entries } satisfies Journal));
+    this.log({ begin: id, stage, pid: process.pid, entries });
     for (const e of entries) if (e.aside) move(this.abs(e.path), this.abs(e.aside));
     const finish = () => {
-      makeWritable(asideDir);
-      rmSync(asideDir, { recursive: true, force: true });
-      rmSync(journalFile, { force: true });
+      if (entries.some((e) => e.aside)) {
+        makeWritable(asideDir);
+        rmSync(asideDir, { recursive: true, force: true });
+      }
+      this.log({ end: id });
     };
     return {
       done: finish,
@@ -136,15 +161,15 @@ export class WorkspaceOutputs {
    */
   recover(): string[] {
     const notes: string[] = [];
-    for (const { file, journal } of this.journals(true)) {
-      this.putBack(journal.entries);
-      const id = file.slice(0, -'.json'.length);
-      const asideDir = join(this.stateDir, 'aside', id);
+    const { files, unfinished } = this.journals();
+    for (const u of unfinished) {
+      this.putBack(u.entries);
+      const asideDir = join(this.stateDir, 'aside', u.id);
       makeWritable(asideDir);
       rmSync(asideDir, { recursive: true, force: true });
-      rmSync(join(this.stateDir, 'pending', file), { force: true });
-      notes.push(`stage '${journal.stage}' was interrupted by a crash (pid ${journal.pid}); its outputs are back as they were before it ran: ${journal.entries.map((e) => e.path).join(', ')}`);
+      notes.push(`stage '${u.stage}' was interrupted by a crash (pid ${u.pid}); its outputs are back as they were before it ran: ${u.entries.map((e) => e.path).join(', ')}`);
     }
+    for (const f of files) rmSync(f, { force: true });
     this.pending = undefined;
     // Copies a crashed run was placing (see `place`): never in the workspace yet, only garbage.
     const restoring = join(this.stateDir, 'restoring');
@@ -185,21 +210,30 @@ export class WorkspaceOutputs {
     }
   }
 
-  /** `tidy`: delete journals cut short by a crash while being written (nothing was moved yet then). */
-  private journals(tidy: boolean): Array<{ file: string; journal: Journal }> {
+  /** The journals left by runs that did not end cleanly, and the stages in them that never ended. */
+  private journals(): { files: string[]; unfinished: Unfinished[] } {
     const dir = join(this.stateDir, 'pending');
-    if (!existsSync(dir)) return [];
-    const out: Array<{ file: string; journal: Journal }> = [];
-    for (const file of readdirSync(dir).sort()) {
-      if (!file.endsWith('.json')) continue;
-      try {
-        const journal = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Journal;
-        if (journal && Array.isArray(journal.entries)) out.push({ file, journal });
-      } catch {
-        if (tidy) rmSync(join(dir, file), { force: true });
+    if (!existsSync(dir)) return { files: [], unfinished: [] };
+    const files: string[] = [];
+    const unfinished: Unfinished[] = [];
+    for (const name of readdirSync(dir).sort()) {
+      if (!name.endsWith('.jsonl')) continue;
+      const file = join(dir, name);
+      files.push(file);
+      const begun = new Map<string, Unfinished>();
+      for (const text of readFileSync(file, 'utf8').split('\n')) {
+        let line: JournalLine;
+        try {
+          line = JSON.parse(text) as JournalLine;
+        } catch {
+          continue; // an empty or cut last line: nothing was moved after it
+        }
+        if ('begin' in line && Array.isArray(line.entries)) begun.set(line.begin, { id: line.begin, stage: line.stage, pid: line.pid, entries: line.entries });
+        else if ('end' in line) begun.delete(line.end);
       }
+      unfinished.push(...begun.values());
     }
-    return out;
+    return { files, unfinished };
   }
 }
 
