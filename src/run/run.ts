@@ -4,11 +4,10 @@
 // upstream rerun that reproduces the same bytes leaves its dependents cached.
 import { existsSync, rmSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isDeepStrictEqual } from 'node:util';
 import { isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
-import { writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
+import { sameEntry, writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
 import { canonicalJson } from '../cache/hash.js';
 import { WorkspaceLock } from '../cache/workspace-lock.js';
 import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
@@ -283,7 +282,7 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     // compares entries by identity); an entry edited by hand that kept its key is rewritten.
     const prevEntry = ws.previousLock?.stages[name];
     const entry = withOuts(km.lock, rec);
-    lockEntries.set(name, prevEntry && prevEntry.key === km.key && isDeepStrictEqual(prevEntry, entry) ? prevEntry : entry);
+    lockEntries.set(name, prevEntry && prevEntry.key === km.key && sameEntry(prevEntry, entry) ? prevEntry : entry);
     emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
     finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
   };
