@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StageRegistry, hashModuleClosure, moduleClosureFiles, PACKAGE_ROOT } from '../../src/stage/registry.js';
+import { StageRegistry, hashModuleClosure, moduleClosure, PACKAGE_ROOT } from '../../src/stage/registry.js';
 
 test('the native BLAS addon\'s sources are part of the code version of the stages that load it', () => {
   const reg = StageRegistry.fromEnvironment({});
   for (const t of ['fim', 'train']) {
-    const files = moduleClosureFiles(reg.entry(t).modulePath).map((f) => f.slice(PACKAGE_ROOT.length + 1));
+    const files = moduleClosure(reg.entry(t).modulePath).map((f) => f.slice(PACKAGE_ROOT.length + 1));
     assert.ok(files.includes('native/blas/blas.c') && files.includes('native/blas/binding.gyp'), `${t}: ${files.filter((f) => !f.endsWith('.js')).join(', ')}`);
   }
-  assert.ok(!moduleClosureFiles(reg.entry('load').modulePath).some((f) => f.endsWith('.c')), 'stages that never load it are not keyed on it');
+  assert.ok(!moduleClosure(reg.entry('load').modulePath).some((f) => f.endsWith('.c')), 'stages that never load it are not keyed on it');
   // An edit of a declared C file changes the code version of a module that declares it.
   const pkg = mkdtempSync(join(tmpdir(), 'ff-pkg-'));
   writeFileSync(join(pkg, 'package.json'), '{}');
