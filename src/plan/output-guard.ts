@@ -1,6 +1,6 @@
 // Command-stage outputs are deleted before their stage runs, so an output path must never name
 // something that is not the stage's to delete: the pipeline folder itself, the git repository,
-// the store, fisherflow's own state, the pipeline/params/lock files, or a file git tracks (like
+// the store, fisherflow's own state, the pipeline/params/lock/config files, or a file git tracks (like
 // DVC, which refuses outputs that git tracks). Checked when the pipeline is opened, before
 // anything runs, with the file:line:column of the offending `outs:` entry. A metrics file may be
 // tracked by git (as DVC allows for `cache: false` metrics): it is the stage's own small result,
@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { UserError, UserErrors } from '../errors.js';
 import type { Pipeline, StageSpec } from '../pipeline/load.js';
+import { CONFIG_FILE } from '../config/project-config.js';
 
 export interface ProtectedPaths {
   /** The project root (where `.git` and `.fisherflow/` live). */
@@ -43,6 +44,7 @@ export function checkOutputPaths(pipeline: Pipeline, p: ProtectedPaths): void {
   guard(join(p.root, '.fisherflow'), "fisherflow's state folder (.fisherflow)", true);
   guard(pipeline.file, `the pipeline file ${shown(pipeline.dir, pipeline.file)}`, false);
   guard(p.lockPath, `the lock file ${shown(pipeline.dir, p.lockPath)}`, false);
+  guard(join(p.root, CONFIG_FILE), `the project's config file ${shown(pipeline.dir, join(p.root, CONFIG_FILE))}`, false);
   if (p.paramsFile) guard(resolve(p.paramsFile), `the params file ${shown(pipeline.dir, resolve(p.paramsFile))}`, false);
 
   const errors: UserError[] = [];

@@ -50,6 +50,7 @@ test('outs naming .git, the store, .fisherflow, the pipeline, lock or params fil
   refused('[.fisherflow]', /would delete fisherflow's state folder/);
   refused('[fisherflow.yaml]', /would delete the pipeline file fisherflow\.yaml/);
   refused('[fisherflow.lock]', /would delete the lock file fisherflow\.lock/);
+  refused('[fisherflow.config.yaml]', /would delete the project's config file fisherflow\.config\.yaml/);
   // A metrics file that is not in outs is an output too.
   refused('[x.txt]\n    metrics: [fisherflow.lock]', /fisherflow\.yaml:5:15: stage 'a': output 'fisherflow\.lock' would delete the lock file/);
   // --store elsewhere inside the project.
