@@ -39,6 +39,13 @@ export interface NativeBlasInfo {
 const PACKAGE_DIR = dirname(createRequire(import.meta.url).resolve('fisherflow/package.json'));
 export const ADDON_PATH = join(PACKAGE_DIR, 'native', 'blas', 'build', 'Release', 'fisherflow_blas.node');
 
+/**
+ * The addon is compiled from these files (package-relative), so they are part of the code version
+ * of every stage that loads this module: the stage registry reads this line when it hashes a
+ * stage's import closure (src/stage/registry.ts), and an edited blas.c reruns fim and train.
+ */
+export const CODE_VERSION_FILES = ['native/blas/blas.c', 'native/blas/binding.gyp', 'scripts/build-native.mjs'];
+
 /** Optimised CBLAS libraries tried in order (not the reference libblas.so.3, which may be slow). */
 const DEFAULT_LIBRARIES = process.platform === 'darwin'
   ? ['/opt/homebrew/opt/openblas/lib/libopenblas.dylib', '/usr/local/opt/openblas/lib/libopenblas.dylib',

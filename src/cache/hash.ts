@@ -3,8 +3,8 @@
 // mtime and inode skips rehashing unchanged files; content, never mtime alone, decides.
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, writeFileSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 
 // crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per key.
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
@@ -79,6 +79,12 @@ export class StatCache {
     if (this.entries.delete(path)) this.dirty = true;
   }
 
+  /** Forget every entry under a folder (one that is gone, such as an experiment's mirror). */
+  forgetUnder(dir: string): void {
+    const prefix = dir.endsWith(sep) ? dir : dir + sep;
+    for (const path of this.entries.keys()) if (path.startsWith(prefix) && this.entries.delete(path)) this.dirty = true;
+  }
+
   save(): void {
     if (!this.file || !this.dirty) return;
     mkdirSync(dirname(this.file), { recursive: true });
@@ -102,32 +108,76 @@ export interface HashResult {
   kind: 'file' | 'dir';
   hash: string;
   files: TreeFile[];
+  /** Some entry was reached through a symbolic link. */
+  links?: boolean;
 }
 
-/** Hash a file or a folder. Symbolic links are refused: they would make the content ambiguous. */
+/** A path that cannot be hashed (a dangling or looping link, a socket): the caller names the dep. */
+export class UnhashablePathError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Hash a file or a folder. Symbolic links are followed: a link hashes as what it points to (a Hugging
+ * Face hub snapshot is a folder of links into blobs/), so the key follows the content. A dangling
+ * link, a link loop or anything that is neither file nor folder is an UnhashablePathError.
+ */
 export function hashPath(path: string, cache?: StatCache): HashResult {
-  const st = lstatSync(path);
-  if (st.isSymbolicLink()) throw new Error(`${path} is a symbolic link; fisherflow hashes only regular files and folders`);
+  const lst = lstatSync(path);
+  const st = followedStat(path, lst);
   if (st.isFile()) {
     const hash = cache ? cache.fileHash(path, st) : hashFileContent(path);
     return { kind: 'file', hash, files: [{ path: '', size: st.size, hash }] };
   }
-  if (!st.isDirectory()) throw new Error(`${path} is neither a file nor a folder`);
+  if (!st.isDirectory()) throw new UnhashablePathError(path, `${path} is neither a file nor a folder`);
   const files: TreeFile[] = [];
-  const hash = hashDir(path, '', files, cache);
-  return { kind: 'dir', hash, files };
+  // followedStat returns the lstat itself unless the path is a link.
+  const seen = { links: st !== lst };
+  const hash = hashDir(path, '', files, cache, [realpathSync(path)], seen);
+  return { kind: 'dir', hash, files, ...(seen.links ? { links: true } : {}) };
 }
 
-function hashDir(root: string, rel: string, files: TreeFile[], cache?: StatCache): string {
+/** stat() through links (`lst` itself when `path` is no link), a dangling link as an UnhashablePathError. */
+function followedStat(path: string, lst: Stats): Stats {
+  if (!lst.isSymbolicLink()) return lst;
+  try {
+    return statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let target = '?';
+    try {
+      target = readlinkSync(path);
+    } catch {
+      /* keep '?' */
+    }
+    if (code === 'ELOOP') throw new UnhashablePathError(path, `${path} is a symbolic link that loops (→ ${target})`);
+    throw new UnhashablePathError(path, `${path} is a dangling symbolic link (→ ${target}, which does not exist)`);
+  }
+}
+
+/** `ancestors`: real paths of the folders being hashed above this one, to refuse a link back up. */
+function hashDir(root: string, rel: string, files: TreeFile[], cache: StatCache | undefined, ancestors: string[], seen: { links: boolean }): string {
   const dir = rel ? join(root, rel) : root;
   const lines: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const childRel = rel ? `${rel}/${name}` : name;
     const full = join(root, childRel);
-    const st = lstatSync(full);
-    if (st.isSymbolicLink()) throw new Error(`${full} is a symbolic link; fisherflow hashes only regular files and folders`);
-    if (st.isDirectory()) lines.push(`d ${name} ${hashDir(root, childRel, files, cache)}`);
-    else if (st.isFile()) {
+    const lst = lstatSync(full);
+    const st = followedStat(full, lst);
+    if (lst !== st) seen.links = true;
+    if (st.isDirectory()) {
+      // Through a link, a folder may be one we are already inside: that would never end.
+      const real = lst.isSymbolicLink() ? realpathSync(full) : join(ancestors[ancestors.length - 1], name);
+      if (lst.isSymbolicLink() && ancestors.some((a) => real === a || a.startsWith(real + sep))) {
+        throw new UnhashablePathError(full, `${full} is a symbolic link to a folder that contains it (${real})`);
+      }
+      lines.push(`d ${name} ${hashDir(root, childRel, files, cache, [...ancestors, real], seen)}`);
+    } else if (st.isFile()) {
       const h = cache ? cache.fileHash(full, st) : hashFileContent(full);
       files.push({ path: childRel, size: st.size, hash: h });
       lines.push(`f ${name} ${h}`);

@@ -109,6 +109,24 @@ function sorted(value: unknown): unknown {
   return Object.fromEntries(sortedKeys(obj).map((k) => [k, sorted(obj[k])]));
 }
 
+/**
+ * Do two lock entries say the same, whatever the order of their keys? (A parsed entry lists keys
+ * sorted, a built one as built.) Plain JSON values only, so cheaper than util.isDeepStrictEqual.
+ */
+export function sameEntry(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameEntry(a[i], b[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(b, k) || !sameEntry((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
 export function serialiseLock(lock: LockFile): string {
   return `${JSON.stringify({ version: lock.version, pipeline: lock.pipeline, params: sorted(lock.params), stages: sorted(lock.stages) }, null, 2)}\n`;
 }

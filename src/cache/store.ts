@@ -192,6 +192,13 @@ export class ContentStore {
    * `outputs` maps output name → path inside the staging folder.
    */
   commit(args: { key: string; stage: string; type: string; staging: string; outputs: Record<string, string>; seconds: number; meta?: Record<string, unknown> }): RunRecord {
+    let tree = hashPath(args.staging);
+    if (tree.kind !== 'dir') throw new Error('staging must be a folder');
+    // A stored result is self-contained: a link a stage left in its output becomes a copy of its target.
+    if (tree.links) {
+      materializeLinks(args.staging);
+      tree = hashPath(args.staging);
+    }
     const outputs: Record<string, OutputRecord> = {};
     for (const [name, rel] of Object.entries(args.outputs)) {
       const full = join(args.staging, rel);
@@ -199,8 +206,6 @@ export class ContentStore {
       const h = hashPath(full);
       outputs[name] = { path: rel, kind: h.kind, hash: h.hash };
     }
-    const tree = hashPath(args.staging);
-    if (tree.kind !== 'dir') throw new Error('staging must be a folder');
     const files = this.placeObject(args.staging, tree.hash, tree.files);
     return this.writeRecord({
       version: 1,
@@ -331,6 +336,19 @@ export class ContentStore {
   }
 }
 
+function materializeLinks(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) {
+      const tmp = `${p}.${process.pid}.link-copy`;
+      copyPath(p, tmp);
+      rmSync(p);
+      renameSync(tmp, p);
+    } else if (st.isDirectory()) materializeLinks(p);
+  }
+}
+
 function makeReadOnly(path: string): void {
   const st = lstatSync(path);
   if (st.isDirectory()) {
@@ -351,11 +369,11 @@ export function makeWritable(path: string): void {
   } else if (st.isFile()) chmodSync(path, st.mode | 0o200);
 }
 
-/** Copy a file or folder (reflink where the filesystem can), replacing the destination. */
+/** Copy a file or folder (reflink where the filesystem can), replacing the destination. Links are copied as what they point to. */
 export function copyPath(src: string, dest: string): void {
   rmSync(dest, { recursive: true, force: true });
   mkdirSync(dirname(dest), { recursive: true });
-  const st = lstatSync(src);
+  const st = statSync(src);
   if (st.isDirectory()) {
     mkdirSync(dest, { recursive: true });
     for (const n of readdirSync(src)) copyPath(join(src, n), join(dest, n));

@@ -1,13 +1,12 @@
 // `fisherflow exp apply NAME`: write an experiment's params into the pipeline's `params:`.
 // The YAML is edited as a document (yaml's CST-preserving API), so comments and layout stay;
 // only values that differ are touched.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { yamlLibrary } from '../pipeline/source.js';
 import { canonicalJson } from '../cache/hash.js';
-import { UserError } from '../errors.js';
 import type { Params } from '../pipeline/params.js';
-import { parseSourceDocument } from '../pipeline/source.js';
+import { parseSourceDocument, readInputText } from '../pipeline/source.js';
 import { defaultPipelineFile, projectRoot } from '../plan/workspace.js';
 import { findExperiment, type ExperimentRecord } from './records.js';
 
@@ -47,12 +46,7 @@ export function applyExperiment(pipelineFile: string | undefined, name: string):
   const root = projectRoot(dirname(file));
   const rel = relative(root, file).split('\\').join('/');
   const exp = findExperiment(root, name, rel);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UserError(`pipeline file not found: ${file}`);
-  }
+  const text = readInputText(file, rel);
   // Same checks as loading (size, duplicate keys, syntax) with file:line:column errors.
   const current = parseSourceDocument(text, rel).value as { params?: Params } | null;
   const have = (current && isMap(current) ? current.params : undefined) ?? {};

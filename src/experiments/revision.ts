@@ -1,13 +1,13 @@
 // What a pipeline looked like at one git revision (or in the working tree): its params, the
 // stage keys its lock file records, and the metrics those runs produced. Revisions are read
 // through git (`git cat-file`), never checked out; metric files come from the shared store.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { ContentStore } from '../cache/store.js';
 import { lockPathFor, parseLockText, readLock, type LockFile, type LockStage } from '../cache/lockfile.js';
 import { hashFileContent } from '../cache/hash.js';
 import { UserError } from '../errors.js';
-import { parseSourceDocument } from '../pipeline/source.js';
+import { parseSourceDocument, readInputText } from '../pipeline/source.js';
 import type { Params } from '../pipeline/params.js';
 import { openWorkspace, projectRoot, type Workspace } from '../plan/workspace.js';
 import { planPipeline } from '../plan/plan.js';
@@ -173,8 +173,7 @@ export function workspaceFileFallback(pipelineDir: string): MetricsFallback {
 /** The working tree: its pipeline's params, the keys its stages would have if run now, and their metrics. */
 export async function readWorkingTree(ctx: PipelineContext): Promise<RevisionState> {
   const notes: string[] = [];
-  if (!existsSync(ctx.pipelineFile)) throw new UserError(`pipeline file not found: ${ctx.pipelineFile}`);
-  const params = paramsOf(readFileSync(ctx.pipelineFile, 'utf8'), ctx.pipelinePath);
+  const params = paramsOf(readInputText(ctx.pipelineFile, ctx.pipelinePath), ctx.pipelinePath);
   const ws = await openWorkspace(ctx.pipelineFile, { store: ctx.storeOption });
   const cur = currentResults(ws);
   if (cur.planError) notes.push(`workspace: cannot compute current stage keys (${cur.planError}); showing the lock file's`);

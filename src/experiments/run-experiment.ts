@@ -1,10 +1,10 @@
 // `fisherflow exp run`: run the pipeline with overridden params into an experiment folder,
-// leaving the pipeline YAML and its lock file untouched. The store is shared, so an experiment
+// leaving the pipeline YAML, its lock file and every workspace file untouched (command stages run
+// in a private mirror, see mirror.ts). The store is shared, so an experiment
 // whose params match an earlier run (or the workspace's) reruns nothing.
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { copyPath, makeWritable } from '../cache/store.js';
-import { hashPath } from '../cache/hash.js';
+import { WorkspaceOutputs } from '../cache/workspace-outputs.js';
 import { readLock } from '../cache/lockfile.js';
 import { openWorkspace, type Workspace } from '../plan/workspace.js';
 import { runPipeline, type RunOptions, type RunResult } from '../run/run.js';
@@ -12,6 +12,7 @@ import { metricsFromLock } from '../metrics/collect.js';
 import { canonicalJson } from '../cache/hash.js';
 import { currentBranch, headCommit, openRepo } from './git.js';
 import { claimExperiment, finishExperiment, listExperiments, type ExperimentRecord } from './records.js';
+import { createMirror } from './mirror.js';
 
 export interface ExperimentRunOptions extends Omit<RunOptions, 'force' | 'dryRun'> {
   set?: string[];
@@ -40,8 +41,10 @@ export async function runExperiment(pipelineFile: string | undefined, opts: Expe
   const claim = claimExperiment(ws.root, opts.name, Boolean(opts.replace));
   const { name, dir } = claim;
   const lockFile = join(dir, basename(ws.lockPath));
+  // Command stages run in a private mirror of the project, so the workspace is never written.
+  const mirror = createMirror(ws, basename(dir));
   // The experiment's own lock path, and no previous lock: its entries must all come from this run.
-  const expWs: Workspace = { ...ws, lockPath: lockFile, previousLock: undefined };
+  const expWs: Workspace = { ...ws, lockPath: lockFile, previousLock: undefined, runDir: mirror.runDir, outputs: new WorkspaceOutputs(mirror.dir, join(mirror.dir, '.fisherflow')) };
   let result: RunResult;
   try {
     result = await runPipeline(expWs, { ...opts });
@@ -49,7 +52,9 @@ export async function runExperiment(pipelineFile: string | undefined, opts: Expe
     rmSync(dir, { recursive: true, force: true });
     throw e;
   } finally {
-    restoreWorkspaceOutputs(ws, note);
+    mirror.remove();
+    ws.statCache.forgetUnder(mirror.dir);
+    ws.statCache.save();
   }
   if (!result.ok) {
     rmSync(dir, { recursive: true, force: true });
@@ -76,35 +81,4 @@ export async function runExperiment(pipelineFile: string | undefined, opts: Expe
   };
   finishExperiment(claim, record);
   return { name, result, record };
-}
-
-/**
- * Command stages write their outputs into the workspace, so an experiment overwrote them. Put
- * back what the workspace's own lock file says ran, from the store: after `exp run` the
- * workspace's files match its YAML and lock file again.
- */
-export function restoreWorkspaceOutputs(ws: Workspace, note: (msg: string) => void): void {
-  for (const [stage, entry] of Object.entries(ws.previousLock?.stages ?? {})) {
-    if (entry.type !== 'command') continue;
-    const rec = ws.store.readRecord(entry.key);
-    if (!rec || ws.store.verify(rec)) continue;
-    for (const [out, o] of Object.entries(rec.outputs)) {
-      const dest = join(ws.pipeline.dir, o.path);
-      let current: string | undefined;
-      try {
-        current = existsSync(dest) ? hashPath(dest, ws.statCache).hash : undefined;
-      } catch {
-        current = undefined;
-      }
-      if (current === o.hash) continue;
-      try {
-        makeWritable(dest);
-        copyPath(ws.store.outputPath(rec, out), dest);
-        ws.statCache.forget(dest);
-      } catch (e) {
-        note(`could not restore ${o.path} (stage ${stage}) in the workspace: ${(e as Error).message}`);
-      }
-    }
-  }
-  ws.statCache.save();
 }

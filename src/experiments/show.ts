@@ -2,11 +2,11 @@
 // (first-parent history) and one per experiment, listed under the commit it ran on; columns are
 // params and metrics.
 import { dirname, relative } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { lockPathFor, parseLockText, readLock, type LockFile } from '../cache/lockfile.js';
 import { UserError } from '../errors.js';
 import { flattenKeys, type Params } from '../pipeline/params.js';
-import { parseSourceDocument } from '../pipeline/source.js';
+import { parseSourceDocument, readInputText } from '../pipeline/source.js';
 import { openWorkspace, projectRoot } from '../plan/workspace.js';
 import { table } from '../cli/format.js';
 import { metricsFromLock, type MetricsSnapshot } from '../metrics/collect.js';
@@ -63,7 +63,7 @@ export async function collectShowTable(pipelineFile: string, opts: { limit: numb
       lock = readLock(lockPathFor(file)); // an invalid YAML in the working tree still has its last run
     }
     const metrics = metricsFromLock(lock, ctx.store, workspaceFileFallback(dirname(file)));
-    rows.push({ kind: 'workspace', name: 'workspace', rev: null, created: null, params: flattenKeys(yamlParams(readFileSync(file, 'utf8'), pipelineRel)), metrics: metrics.files });
+    rows.push({ kind: 'workspace', name: 'workspace', rev: null, created: null, params: flattenKeys(yamlParams(readInputText(file, pipelineRel), pipelineRel)), metrics: metrics.files });
   }
 
   const experiments = listExperiments(root, pipelineRel);

@@ -17,6 +17,7 @@ import {
   artifactPlaceholder,
   containsTemplate,
   findArtifactRefs,
+  renderCommand,
   renderValue,
   type ArtifactRef,
   type TemplateExpr,
@@ -37,6 +38,8 @@ export interface StageSpec {
   deps: string[];
   /** Command stage: output name → workspace-relative path. Built-in: output key → path in its output folder. */
   outs: Record<string, string>;
+  /** Command stage: output name → where the YAML declares it (under `yamlPath`), for error locations. */
+  outsYaml: Record<string, PathSegment[]>;
   /** Names of outputs that are metrics files. */
   metrics: string[];
   /** Concrete stage names that must finish first (explicit `needs:`). */
@@ -192,7 +195,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     }
     for (const member of families.get(family) ?? []) {
       try {
-        const spec = expandStage(family, member, st, module, params, flatParams, families, allNames, source, dirname(abs));
+        const spec = expandStage(family, member, st, module, params, flatParams, families, allNames, source, dirname(abs), opts);
         stages.set(spec.name, spec);
       } catch (e) {
         if (e instanceof UserError) errors.push(e);
@@ -346,9 +349,18 @@ function expandStage(
   allNames: Set<string>,
   source: SourceDocument,
   workspace: string,
+  overrides: ParamOverrides,
 ): StageSpec {
   const base: PathSegment[] = ['stages', family];
   const paramsUsed: Record<string, unknown> = {};
+  // Which params each `with:` value read (by its path under `with`), so that a value the stage's
+  // schema rejects can be blamed on the --set that supplied it rather than on the YAML line.
+  const withParams = new Map<string, string[]>();
+  const noteParam = (path: PathSegment[], key: string) => {
+    if (path[0] !== 'with') return;
+    const at = path.slice(1).join('/');
+    withParams.set(at, [...(withParams.get(at) ?? []), key]);
+  };
 
   const evaluate = (expr: TemplateExpr, path: PathSegment[]): unknown => {
     const loc = () => source.locate([...base, ...path]);
@@ -378,6 +390,7 @@ function expandStage(
         const got = getDotted(params, key);
         if (got.found) {
           paramsUsed[key] = got.value;
+          noteParam(path, key);
           return renderParamTemplates(key, got.value, path);
         }
         // A param on the way that is a template (models: ${{ stages.model.outputs.model }}) is
@@ -387,6 +400,7 @@ function expandStage(
           if (!head.found || !containsTemplate(head.value)) continue;
           const prefix = parts.slice(0, n).join('.');
           paramsUsed[prefix] = head.value;
+          noteParam(path, prefix);
           const inner = getDotted(renderParamTemplates(prefix, head.value, path), parts.slice(n).join('.'));
           if (inner.found) return inner.value;
           break;
@@ -459,8 +473,15 @@ function expandStage(
   };
 
   const inputs = (render(st.with ?? {}, 'with') ?? {}) as Record<string, unknown>;
-  const command = st.run !== undefined ? String(render(st.run, 'run')) : undefined;
-  const deps = (render(st.deps ?? [], 'deps') as unknown[]).map(String);
+  let command: string | undefined;
+  try {
+    command = st.run !== undefined ? renderCommand(String(st.run), (e) => evaluate(e, ['run'])) : undefined;
+  } catch (e) {
+    if (e instanceof TemplateSyntaxError) throw new UserError(`bad template: ${e.message}`, source.locate([...base, 'run']));
+    throw e;
+  }
+  // A whole family's outputs (`stages.count.outputs.tab` on a foreach stage) are one dep per member.
+  const deps = (render(st.deps ?? [], 'deps') as unknown[]).flatMap((d) => (d !== null && typeof d === 'object' ? Object.values(d).map(String) : [String(d)]));
   const rawOuts = render(st.outs ?? [], 'outs') as string[] | Record<string, string>;
   const needsRaw = (render(st.needs ?? [], 'needs') as unknown[]).map(String);
   const envRaw = render(st.env ?? {}, 'env');
@@ -480,12 +501,13 @@ function expandStage(
   });
 
   let outs: Record<string, string> = {};
+  const outsYaml: Record<string, PathSegment[]> = {};
   const metrics: string[] = [];
   const pathInputs: Record<string, string> = {};
   let resources: ResourceRequest = { ...(module?.resources ?? {}), ...(st.resources ?? {}) };
   if (module) {
     const validator = stageValidator(module);
-    if (!validator(inputs)) throw schemaErrors(validator.errors ?? [], [...base, 'with'], source, 'stage');
+    if (!validator(inputs)) throw inputErrors(validator.errors ?? [], member.name, base, source, withParams, overrides);
     const problems = module.check?.(inputs) ?? [];
     if (problems.length) throw new UserErrors(problems.map((p) => new UserError(`stage '${member.name}' (${module.type}): ${p}`, source.locate([...base, 'with']))));
     for (const [k, spec] of Object.entries(module.outputs(inputs))) {
@@ -507,17 +529,20 @@ function expandStage(
     }
   } else {
     outs = Array.isArray(rawOuts) ? Object.fromEntries(rawOuts.map((p) => [p, p])) : { ...rawOuts };
-    for (const m of metricsRaw) {
+    if (Array.isArray(rawOuts)) rawOuts.forEach((p, i) => (outsYaml[p] ??= ['outs', i]));
+    else for (const name of Object.keys(outs)) outsYaml[name] = ['outs', name];
+    metricsRaw.forEach((m, i) => {
       const k = Object.entries(outs).find(([name, p]) => p === m || name === m)?.[0];
       if (k) metrics.push(k);
       else {
         outs[m] = m;
+        outsYaml[m] = ['metrics', i];
         metrics.push(m);
       }
-    }
+    });
     for (const [name, p] of Object.entries(outs)) {
       if (isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
-        throw new UserError(`outs: '${p}' must be a path inside the workspace (relative, without '..')`, source.locate([...base, 'outs']));
+        throw new UserError(`outs: '${p}' must be a path inside the workspace (relative, without '..')`, source.locate([...base, ...(outsYaml[name] ?? ['outs'])]));
       }
       outs[name] = p.replace(/\/+$/, '');
     }
@@ -534,6 +559,7 @@ function expandStage(
     command,
     deps,
     outs,
+    outsYaml,
     metrics,
     needs,
     env,
@@ -547,6 +573,37 @@ function expandStage(
     wantsPipeline: Boolean(module?.wantsPipeline),
     yamlPath: base,
   };
+}
+
+/**
+ * Schema errors of a stage's inputs. An error in a value that came from an overridden param is
+ * reported against the override (`--set k=v`, or the --params file), naming the YAML line where
+ * the param is used: the YAML is right, the value given on the command line is not.
+ */
+function inputErrors(errs: ErrorObject[], stage: string, base: PathSegment[], source: SourceDocument, withParams: Map<string, string[]>, overrides: ParamOverrides): UserErrors {
+  const overrideOf = (e: ErrorObject): string | undefined => {
+    const segs = e.instancePath.split('/').slice(1).map((x) => String(decodePointer(x)));
+    for (let n = segs.length; n >= 0; n--) {
+      for (const key of withParams.get(segs.slice(0, n).join('/')) ?? []) {
+        const covers = (k: string) => k === key || key.startsWith(`${k}.`) || k.startsWith(`${key}.`);
+        const set = [...(overrides.set ?? [])].reverse().find((o) => covers(parseSetOption(o)[0]));
+        if (set) return `--set ${set}`;
+        if (overrides.paramsFile && getDotted(resolveParams({}, { paramsFile: overrides.paramsFile }), key).found) return `--params ${overrides.paramsFile} (${key})`;
+      }
+    }
+    return undefined;
+  };
+  const fromYaml = errs.filter((e) => !overrideOf(e));
+  const out = fromYaml.length ? schemaErrors(fromYaml, [...base, 'with'], source, 'stage').errors : [];
+  for (const e of errs) {
+    const by = overrideOf(e);
+    if (!by) continue;
+    for (const u of schemaErrors([e], [...base, 'with'], source, 'stage').errors) {
+      const at = u.location ? ` (stage '${stage}', used at ${u.location.file}:${u.location.line}:${u.location.column})` : ` (stage '${stage}')`;
+      out.push(new UserError(`${by}: ${u.message}${at}`));
+    }
+  }
+  return new UserErrors(out);
 }
 
 /** Compile a stage's `with:` schema as the engine checks it (the public test helper uses it too). */

@@ -6,7 +6,7 @@
 // not even loaded unless a source position is needed (an error to report); then the same text
 // is reparsed with positions. The cache only ever holds text that parsed cleanly.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Document, Node } from 'yaml';
@@ -48,17 +48,42 @@ export interface SourceOptions {
   cacheDir?: string;
 }
 
-export function readSourceDocument(file: string, label = file, opts: SourceOptions = {}): SourceDocument {
-  let size: number;
+/**
+ * The text of a pipeline or params file, or a UserError that says what is wrong with the path
+ * (missing, a folder, unreadable, too large) — never a raw EISDIR/EACCES.
+ */
+export function readInputText(file: string, label = file): string {
+  let st;
   try {
-    size = statSync(file).size;
-  } catch {
-    throw new UserError(`file not found: ${label}`);
+    st = statSync(file);
+  } catch (e) {
+    throw readError(e, label);
   }
-  if (size > MAX_PIPELINE_BYTES) {
-    throw new UserError(`${label} is ${(size / 1048576).toFixed(1)} MB; a pipeline or params file may be at most ${MAX_PIPELINE_BYTES / 1048576} MB`);
+  if (st.isDirectory()) {
+    const inside = ['fisherflow.yaml', 'fisherflow.yml'].find((n) => existsSync(join(file, n)));
+    throw new UserError(`${label} is a folder, not a pipeline or params file`, undefined, inside ? `did you mean ${join(label, inside)}?` : undefined);
   }
-  const text = readFileSync(file, 'utf8');
+  if (!st.isFile()) throw new UserError(`${label} is not a regular file`);
+  if (st.size > MAX_PIPELINE_BYTES) {
+    throw new UserError(`${label} is ${(st.size / 1048576).toFixed(1)} MB; a pipeline or params file may be at most ${MAX_PIPELINE_BYTES / 1048576} MB`);
+  }
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw readError(e, label);
+  }
+}
+
+function readError(e: unknown, label: string): UserError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new UserError(`file not found: ${label}`);
+  if (code === 'EACCES' || code === 'EPERM') return new UserError(`cannot read ${label}: permission denied`);
+  if (code === 'EISDIR') return new UserError(`${label} is a folder, not a pipeline or params file`);
+  return new UserError(`cannot read ${label}: ${(e as Error).message}`);
+}
+
+export function readSourceDocument(file: string, label = file, opts: SourceOptions = {}): SourceDocument {
+  const text = readInputText(file, label);
   const cache = opts.cacheDir ? new ParseCache(opts.cacheDir, resolve(file), text) : undefined;
   const hit = cache?.read();
   if (hit) return lazyDocument(text, label, hit.value, hit.memo, cache);

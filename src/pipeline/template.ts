@@ -12,11 +12,17 @@
 // inside a longer string is interpolated. References to stage outputs become opaque placeholders
 // (see `artifactPlaceholder`) that the planner replaces by content hashes (for keys) and the
 // executor by paths (for running).
+//
+// In a shell command (`run:`) a value is data, never code: `renderCommand` substitutes each
+// template as text quoted for where it stands (one word outside quotes, escaped inside "..." or
+// '...'), lists and families as several words; `${{ x | raw }}` opts out and pastes the text.
 
 export type TemplateSegment = { kind: 'name'; value: string } | { kind: 'expr'; expr: TemplateExpr } | { kind: 'literal'; value: string };
 export interface TemplateExpr {
   text: string;
   segments: TemplateSegment[];
+  /** `${{ x | raw }}`: pasted into a command as shell text, unquoted. */
+  raw?: boolean;
 }
 
 const TEMPLATE_RE = /\$\{\{([\s\S]*?)\}\}/g;
@@ -81,6 +87,14 @@ export function parseExpression(text: string): TemplateExpr {
   return { text: src, segments };
 }
 
+/** The inside of `${{ ... }}`: its text, and whether the filter `| raw` follows it. */
+export function splitFilter(inner: string): { text: string; raw: boolean } {
+  const bar = /\|\s*([A-Za-z]*)\s*$/.exec(inner);
+  if (!bar) return { text: inner, raw: false };
+  if (bar[1] !== 'raw') throw new TemplateSyntaxError(`unknown filter '${bar[1]}' in '${inner.trim()}'; the only filter is '| raw' (in run:)`);
+  return { text: inner.slice(0, bar.index), raw: true };
+}
+
 export type Evaluate = (expr: TemplateExpr) => unknown;
 
 const OPERATOR_RE = /\s+([-+*/])\s+/;
@@ -125,16 +139,23 @@ export function evaluateTemplate(text: string, evaluate: Evaluate): unknown {
   return Number(result.toPrecision(15));
 }
 
+/** A template's text outside run:, where `| raw` has no meaning. */
+function plainText(inner: string): string {
+  const { text, raw } = splitFilter(inner);
+  if (raw) throw new TemplateSyntaxError(`'| raw' only applies in run: (shell text); here '${text.trim()}' is a value already`);
+  return text;
+}
+
 /** Substitute every template in a string. */
 export function renderString(s: string, evaluate: Evaluate): unknown {
   if (!s.includes('${{')) return s;
   const matches = [...s.matchAll(TEMPLATE_RE)];
   if (matches.length === 0) return s;
   if (matches.length === 1 && matches[0][0] === s.trim() && s.trim() === s) {
-    return evaluateTemplate(matches[0][1], evaluate);
+    return evaluateTemplate(plainText(matches[0][1]), evaluate);
   }
   return s.replace(TEMPLATE_RE, (_m, inner: string) => {
-    const v = evaluateTemplate(inner, evaluate);
+    const v = evaluateTemplate(plainText(inner), evaluate);
     if (v !== null && typeof v === 'object') {
       throw new TemplateSyntaxError(`'${inner.trim()}' is a ${Array.isArray(v) ? 'list' : 'map'}; it can only be used as a whole value, not inside a string`);
     }
@@ -170,7 +191,8 @@ function templatedKey(k: string, evaluate: Evaluate): string {
 }
 
 // Placeholders for artifact references: control characters cannot appear in YAML plain text,
-// so they never collide with user strings.
+// so they never collide with user strings. In a command a placeholder also carries how its path
+// must be quoted where it stands (see QuoteMode).
 const PH_OPEN = '\u0001ff:';
 const PH_CLOSE = '\u0002';
 const PH_RE = /\u0001ff:([^\u0002]*)\u0002/g;
@@ -180,30 +202,34 @@ export interface ArtifactRef {
   output: string;
 }
 
-export function artifactPlaceholder(ref: ArtifactRef): string {
-  return `${PH_OPEN}${ref.stage}\u0003${ref.output}${PH_CLOSE}`;
+export function artifactPlaceholder(ref: ArtifactRef, quote?: QuoteMode): string {
+  return `${PH_OPEN}${ref.stage}\u0003${ref.output}${quote ? `\u0003${quote}` : ''}${PH_CLOSE}`;
+}
+
+function parsePlaceholder(inner: string): { ref: ArtifactRef; quote?: QuoteMode } {
+  const [stage, output, quote] = inner.split('\u0003');
+  return { ref: { stage, output }, quote: quote as QuoteMode | undefined };
 }
 
 export function findArtifactRefs(value: unknown, out: ArtifactRef[] = []): ArtifactRef[] {
   if (typeof value === 'string') {
     if (!value.includes(PH_OPEN)) return out;
-    for (const m of value.matchAll(PH_RE)) {
-      const [stage, output] = m[1].split('\u0003');
-      out.push({ stage, output });
-    }
+    for (const m of value.matchAll(PH_RE)) out.push(parsePlaceholder(m[1]).ref);
   } else if (Array.isArray(value)) value.forEach((v) => findArtifactRefs(v, out));
   else if (value !== null && typeof value === 'object') Object.values(value).forEach((v) => findArtifactRefs(v, out));
   return out;
+}
+
+/** Is this string exactly one artifact placeholder? */
+export function isArtifactPlaceholder(s: string): boolean {
+  return s.startsWith(PH_OPEN) && s.endsWith(PH_CLOSE) && s.indexOf(PH_CLOSE) === s.length - 1;
 }
 
 /** Replace each placeholder by `replace(ref)`; a string that is exactly one placeholder keeps the replacement's type. */
 export function substituteArtifactRefs(value: unknown, replace: (ref: ArtifactRef) => string): unknown {
   if (typeof value === 'string') {
     if (!value.includes(PH_OPEN)) return value;
-    return value.replace(PH_RE, (_m, inner: string) => {
-      const [stage, output] = inner.split('\u0003');
-      return replace({ stage, output });
-    });
+    return value.replace(PH_RE, (_m, inner: string) => replace(parsePlaceholder(inner).ref));
   }
   if (Array.isArray(value)) return value.map((v) => substituteArtifactRefs(v, replace));
   if (value !== null && typeof value === 'object') {
@@ -212,6 +238,82 @@ export function substituteArtifactRefs(value: unknown, replace: (ref: ArtifactRe
     return out;
   }
   return value;
+}
+
+/** A command with each placeholder replaced by `path(ref)`, quoted as its place in the command asks. */
+export function substituteCommandRefs(command: string, path: (ref: ArtifactRef) => string): string {
+  if (!command.includes(PH_OPEN)) return command;
+  return command.replace(PH_RE, (_m, inner: string) => {
+    const { ref, quote } = parsePlaceholder(inner);
+    return shellText(path(ref), quote ?? 'raw');
+  });
+}
+
+/**
+ * Where a substituted value stands in a shell command: a bare word, inside '...', inside "...",
+ * or pasted as shell text (`| raw`).
+ */
+export type QuoteMode = 'word' | 'single' | 'double' | 'raw';
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,.\/-]+$/;
+
+/** `s` as shell text that reads back as exactly `s` at a place of the given kind. */
+export function shellText(s: string, mode: QuoteMode): string {
+  switch (mode) {
+    case 'raw':
+      return s;
+    case 'word':
+      // Like Python's shlex.quote: plain words stay as they are, everything else is single-quoted.
+      return SAFE_WORD.test(s) ? s : `'${s.replace(/'/g, `'"'"'`)}'`;
+    case 'single':
+      return s.replace(/'/g, `'"'"'`);
+    case 'double':
+      return s.replace(/[\\"$`]/g, (c) => `\\${c}`);
+  }
+}
+
+/**
+ * Render a shell command: each template becomes shell text that stands for its value exactly.
+ * A list, or a map (a foreach family's outputs), becomes its values as separate words. An
+ * artifact reference stays a placeholder that remembers its quoting, resolved to a path later.
+ */
+export function renderCommand(s: string, evaluate: Evaluate): string {
+  if (!s.includes('${{')) return s;
+  let out = '';
+  let last = 0;
+  let state: 'word' | 'single' | 'double' = 'word';
+  // Quoting state of the text between templates (templates themselves are opaque).
+  const scan = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (state === 'single') {
+        if (c === "'") state = 'word';
+      } else if (c === '\\') i++;
+      else if (state === 'double') {
+        if (c === '"') state = 'word';
+      } else if (c === "'") state = 'single';
+      else if (c === '"') state = 'double';
+    }
+  };
+  for (const m of s.matchAll(TEMPLATE_RE)) {
+    const before = s.slice(last, m.index);
+    scan(before);
+    out += before;
+    last = m.index! + m[0].length;
+    const { text: exprText, raw } = splitFilter(m[1]);
+    const mode: QuoteMode = raw ? 'raw' : state;
+    const v = evaluateTemplate(exprText, evaluate);
+    const words = v !== null && typeof v === 'object' ? Object.values(v as object) : [v];
+    out += words
+      .map((w) => {
+        if (w !== null && typeof w === 'object') throw new TemplateSyntaxError(`'${exprText.trim()}' holds a nested ${Array.isArray(w) ? 'list' : 'map'}; a command can take a value, a list of values or a family's outputs`);
+        const text = String(w);
+        if (isArtifactPlaceholder(text)) return artifactPlaceholder(parsePlaceholder(text.slice(PH_OPEN.length, -1)).ref, mode);
+        return shellText(text, mode);
+      })
+      .join(' ');
+  }
+  return out + s.slice(last);
 }
 
 /** The user-facing spelling of a reference, for lock files and messages. */

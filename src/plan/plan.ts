@@ -2,14 +2,14 @@
 // and code version (or command), resolved inputs and params, the content of every local file
 // it reads, the content of every upstream artifact it reads, and the env vars it declares.
 // Planning never runs anything; it only hashes (skipping unchanged files via the stat cache).
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { canonicalJson, hashPath, sha256 } from '../cache/hash.js';
+import { canonicalJson, hashPath, sha256, UnhashablePathError } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
 import type { LockStage } from '../cache/lockfile.js';
-import { UserError } from '../errors.js';
+import { UserError, type SourceLocation } from '../errors.js';
 import type { StageSpec } from '../pipeline/load.js';
-import { describeRef, substituteArtifactRefs } from '../pipeline/template.js';
+import { describeRef, isArtifactPlaceholder, substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
 import { flattenKeys } from '../pipeline/params.js';
 import type { Workspace } from './workspace.js';
 import type { ChangeKind, StaleReason } from './reasons.js';
@@ -39,6 +39,8 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   const deps: Record<string, string> = {};
   const produced = ws.dag.producedDeps.get(spec.name) ?? new Map();
   spec.deps.forEach((dep, i) => {
+    // A reference to an upstream artifact is keyed through `spec.refs` (its content hash above).
+    if (isArtifactPlaceholder(dep)) return;
     const norm = dep.replace(/^\.\//, '').replace(/\/+$/, '');
     const p = produced.get(norm);
     if (p) {
@@ -47,19 +49,20 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
       else upstreamHashes[`${p.stage}.outputs.${p.output}${p.sub ? `/${p.sub}` : ''}`] = rec.outputs[p.output]?.hash ?? 'missing';
       return;
     }
-    const abs = join(ws.pipeline.dir, norm);
-    if (!existsSync(abs)) {
-      throw new UserError(`stage '${spec.name}': dep '${dep}' does not exist (and no stage produces it)`, ws.pipeline.source.locate([...spec.yamlPath, 'deps', i]));
-    }
-    deps[norm] = hashPath(abs, ws.statCache).hash;
+    const at = () => ws.pipeline.source.locate([...spec.yamlPath, 'deps', i]);
+    deps[norm] = hashInput(ws, join(ws.pipeline.dir, norm), `stage '${spec.name}': dep '${dep}'`, 'does not exist (and no stage produces it)', at);
   });
   for (const [inputPath, abs] of Object.entries(spec.pathInputs)) {
-    if (!existsSync(abs)) {
-      throw new UserError(`stage '${spec.name}': input '${inputPath}' names ${abs}, which does not exist`, ws.pipeline.source.locate([...spec.yamlPath, 'with', ...inputPath.split('.')]));
-    }
-    deps[relative(ws.pipeline.dir, abs) || '.'] = hashPath(abs, ws.statCache).hash;
+    const at = () => ws.pipeline.source.locate([...spec.yamlPath, 'with', ...inputPath.split('.')]);
+    deps[relative(ws.pipeline.dir, abs) || '.'] = hashInput(ws, abs, `stage '${spec.name}': input '${inputPath}'`, `names ${abs}, which does not exist`, at);
   }
-  for (const n of spec.needs) if (!upstream(n)) waiting.add(n);
+  for (const n of spec.needs) {
+    const rec = upstream(n);
+    if (!rec) waiting.add(n);
+    // A command stage's outputs are workspace files a stage that needs it may read (`cat counts-*.tab`):
+    // they are part of the key, so status and run agree that it reruns when they change.
+    else if (ws.pipeline.stages.get(n)?.kind === 'command') for (const [out, o] of Object.entries(rec.outputs)) upstreamHashes[`${n}.outputs.${out}`] = o.hash;
+  }
   if (waiting.size) return { waitingFor: [...waiting] };
 
   const env: Record<string, string> = { ...spec.env };
@@ -67,7 +70,7 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   const code = spec.kind === 'builtin' ? ws.registry.implementationHash(spec.type) : undefined;
   // Inputs as the user reads them in the lock file: references spelled out.
   const inputs = substituteArtifactRefs(spec.inputs, describeRef) as Record<string, unknown>;
-  const command = spec.command !== undefined ? (substituteArtifactRefs(spec.command, describeRef) as string) : undefined;
+  const command = spec.command !== undefined ? substituteCommandRefs(spec.command, describeRef) : undefined;
   const keyed = {
     v: KEY_VERSION,
     type: spec.type,
@@ -96,6 +99,19 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   return { key, lock };
 }
 
+/** The content hash of a file or folder a stage reads, or a located error saying why it cannot be read. */
+function hashInput(ws: Workspace, abs: string, what: string, missing: string, at: () => SourceLocation): string {
+  try {
+    return hashPath(abs, ws.statCache).hash;
+  } catch (e) {
+    if (e instanceof UnhashablePathError) throw new UserError(`${what}: ${e.message}`, at());
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`${what} ${(e as NodeJS.ErrnoException).path === abs ? missing : `cannot be read: ${(e as Error).message}`}`, at());
+    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`${what} cannot be read: permission denied (${(e as NodeJS.ErrnoException).path ?? abs})`, at());
+    throw e;
+  }
+}
+
 function hasKeys(o: object): boolean {
   for (const _ in o) return true;
   return false;
@@ -109,8 +125,11 @@ export interface StagePlan {
   /** null when an upstream stage must run first. */
   key: string | null;
   reasons: StaleReason[];
+  /** The stored result the run reuses (up to date, or stale only in its workspace copy). */
   record?: RunRecord;
   lock?: LockStage;
+  /** Command stage with a reused result: the outputs run copies back into the workspace. */
+  restore?: string[];
 }
 
 export interface PlanOptions {
@@ -174,53 +193,86 @@ export function explainChange(prev: LockStage | undefined, cur: LockStage | unde
 export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string, StagePlan> {
   const plans = new Map<string, StagePlan>();
   const forced = (name: string) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(name));
-  const upstream: UpstreamLookup = (name) => {
-    const p = plans.get(name);
-    return p && p.status === 'up-to-date' ? p.record : undefined;
-  };
+  // A stage whose result is reused (even if its workspace copy must be put back) feeds its dependents.
+  const upstream: UpstreamLookup = (name) => plans.get(name)?.record;
   for (const name of ws.dag.order) {
     const spec = ws.pipeline.stages.get(name)!;
-    // The previous lock is read only to explain a stale stage (parsing it costs when all are cached).
-    const previous = () => ws.previousLock?.stages[name];
-    const km = computeKey(ws, spec, upstream);
-    if ('waitingFor' in km) {
-      plans.set(name, { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) });
-      continue;
-    }
-    if (forced(name)) {
-      plans.set(name, { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock });
-      continue;
-    }
-    const record = ws.store.readRecord(km.key);
-    const damage = record ? ws.store.verify(record) : null;
-    if (record && !damage) {
-      plans.set(name, { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock });
-      continue;
-    }
-    const prev = previous();
-    let reasons: StaleReason[];
-    if (prev && prev.key === km.key) reasons = [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }];
-    else reasons = explainChange(prev, km.lock, spec, []);
-    if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = [{ kind: 'definition' }];
-    plans.set(name, { name, status: 'stale', key: km.key, reasons, lock: km.lock });
+    const plan = planStage(ws, spec, upstream, forced(name));
+    if (spec.kind === 'command' && !forced(name)) checkWorkspaceOutputs(ws, spec, plan);
+    plans.set(name, plan);
   }
   ws.store.saveRecordCache();
   return plans;
 }
 
-/** Workspace outputs of a cached command stage that are missing or differ from the store. */
-export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunRecord): string[] {
-  if (spec.kind !== 'command') return [];
-  const out: string[] = [];
-  for (const [name, rel] of Object.entries(spec.outs)) {
-    const abs = join(ws.pipeline.dir, rel);
-    const want = record.outputs[name]?.hash;
-    try {
-      // Missing (ENOENT), a symbolic link or different content: restore it.
-      if (hashPath(abs, ws.statCache).hash !== want) out.push(name);
-    } catch {
-      out.push(name);
+function planStage(ws: Workspace, spec: StageSpec, upstream: UpstreamLookup, forced: boolean): StagePlan {
+  const name = spec.name;
+  // The previous lock is read only to explain a stale stage (parsing it costs when all are cached).
+  const previous = () => ws.previousLock?.stages[name];
+  const km = computeKey(ws, spec, upstream);
+  if ('waitingFor' in km) return { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) };
+  if (forced) return { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock };
+  const record = ws.store.readRecord(km.key);
+  const damage = record ? ws.store.verify(record) : null;
+  if (record && !damage) return { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock };
+  const prev = previous();
+  let reasons: StaleReason[];
+  if (prev && prev.key === km.key) reasons = [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }];
+  else reasons = explainChange(prev, km.lock, spec, []);
+  if (!record && prev && prev.key !== km.key && reasons.length === 0) reasons = [{ kind: 'definition' }];
+  return { name, status: 'stale', key: km.key, reasons, lock: km.lock };
+}
+
+/**
+ * The workspace is the user's: a cached command stage whose workspace outputs are missing or hold
+ * another run's result is stale (run copies its result back: `restore`); an output fisherflow did
+ * not write is reported on any stage that would write it (run refuses to, unless --force).
+ */
+function checkWorkspaceOutputs(ws: Workspace, spec: StageSpec, plan: StagePlan): void {
+  const states = workspaceOutputStates(ws, spec, plan.record);
+  const restore: string[] = [];
+  for (const s of states) {
+    if (s.state === 'modified') plan.reasons.push({ kind: 'output-modified', output: s.output, path: s.path });
+    else if (plan.record && s.state !== 'ok') {
+      plan.reasons.push({ kind: s.state === 'missing' ? 'output-missing' : 'output-outdated', output: s.output, path: s.path });
+      restore.push(s.output);
     }
   }
+  if (restore.length) plan.restore = restore;
+  if (plan.reasons.length) plan.status = 'stale';
+}
+
+export type OutputState = 'ok' | 'missing' | 'outdated' | 'modified';
+
+/**
+ * Each workspace output of a command stage: 'ok' (the stored result's content), 'missing',
+ * 'outdated' (content fisherflow wrote: the lock file's, what it last put there, or a crashed
+ * run's) or 'modified' (anything else: the user's).
+ */
+export function workspaceOutputStates(ws: Workspace, spec: StageSpec, record?: RunRecord): Array<{ output: string; path: string; state: OutputState }> {
+  if (spec.kind !== 'command') return [];
+  const out: Array<{ output: string; path: string; state: OutputState }> = [];
+  for (const [name, rel] of Object.entries(spec.outs)) {
+    const abs = join(ws.runDir, rel);
+    let hash: string | null;
+    try {
+      hash = hashPath(abs, ws.statCache).hash;
+    } catch {
+      // Gone, or there but unreadable as content (a dangling link, no permission): then it is not fisherflow's.
+      hash = lstatSync(abs, { throwIfNoEntry: false }) ? '' : null;
+    }
+    let state: OutputState;
+    if (record && hash === record.outputs[name]?.hash) state = 'ok';
+    else if (hash === null) state = 'missing';
+    else if (hash !== '' && (ws.previousLock?.stages[spec.name]?.outs?.[name]?.hash === hash || ws.outputs.lastWritten(abs) === hash)) state = 'outdated';
+    else if (ws.outputs.isPending(abs)) state = 'outdated';
+    else state = 'modified';
+    out.push({ output: name, path: rel, state });
+  }
   return out;
+}
+
+/** Workspace outputs of a cached command stage that are missing or differ from the store. */
+export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunRecord): string[] {
+  return workspaceOutputStates(ws, spec, record).filter((s) => s.state !== 'ok').map((s) => s.output);
 }

@@ -28,7 +28,13 @@ export type StaleReason =
   /** The lock file names this key but its result is not in the store. */
   | { kind: 'result-missing' }
   /** The stored result no longer matches its hash. */
-  | { kind: 'result-damaged'; detail: string };
+  | { kind: 'result-damaged'; detail: string }
+  /** A command stage's workspace output is gone; its result is in the store (run copies it back). */
+  | { kind: 'output-missing'; output: string; path: string }
+  /** A workspace output holds what fisherflow wrote for another run (e.g. before a `git checkout`); run copies this one's back. */
+  | { kind: 'output-outdated'; output: string; path: string }
+  /** A workspace output fisherflow did not write (edited, or made by another tool): run stops rather than overwrite it, unless --force. */
+  | { kind: 'output-modified'; output: string; path: string };
 
 function value(v: unknown): string {
   if (v === undefined) return '(unset)';
@@ -66,6 +72,12 @@ export function formatReason(r: StaleReason): string {
       return 'its result is missing from the store';
     case 'result-damaged':
       return `${r.detail}; it will be recomputed`;
+    case 'output-missing':
+      return `workspace output ${r.path} is missing; run copies it back from the store`;
+    case 'output-outdated':
+      return `workspace output ${r.path} is from another run (e.g. before a git checkout); run copies this run's result back from the store`;
+    case 'output-modified':
+      return `workspace output ${r.path} was changed, or not written by fisherflow; run will not overwrite it (--force replaces it)`;
   }
 }
 

@@ -1,14 +1,16 @@
 // Everything a command needs about one pipeline: the parsed pipeline, its DAG, the store, the
 // stat cache and the previous lock file. Loading is pure apart from reading files.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { loadPipeline, type Pipeline } from '../pipeline/load.js';
 import { buildDag, type Dag } from '../graph/dag.js';
 import { ContentStore } from '../cache/store.js';
 import { StatCache } from '../cache/hash.js';
+import { WorkspaceOutputs } from '../cache/workspace-outputs.js';
 import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { StageRegistry } from '../stage/registry.js';
 import { UserError } from '../errors.js';
+import { checkOutputPaths } from './output-guard.js';
 
 export interface Workspace {
   pipeline: Pipeline;
@@ -22,6 +24,10 @@ export interface Workspace {
   registry: StageRegistry;
   /** The pipeline path as the user should see it (relative to the root). */
   label: string;
+  /** Where command stages run and write their outputs: the pipeline's folder (an experiment's private mirror for `exp run`). */
+  runDir: string;
+  /** What fisherflow wrote to command-stage outputs in `runDir`, and the journal of running ones. */
+  outputs: WorkspaceOutputs;
 }
 
 export interface WorkspaceOptions {
@@ -58,9 +64,11 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
   const registry = StageRegistry.fromEnvironment(env);
   const root = projectRoot(dirname(pipelineFile));
   const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile, cacheDir: join(root, '.fisherflow', 'parsed') });
-  const dag = buildDag(pipeline);
   const storeRoot = storeRootFor(root, opts.store, env);
   const lockPath = lockPathFor(pipelineFile);
+  checkOutputPaths(pipeline, { root, storeRoot, lockPath, paramsFile: opts.paramsFile });
+  const dag = buildDag(pipeline);
+  if (statSync(lockPath, { throwIfNoEntry: false })?.isFile() === false) throw new UserError(`${relative(process.cwd(), lockPath) || lockPath} is not a file; fisherflow keeps its lock file there (move it away)`);
   const store = new ContentStore(storeRoot);
   let previousLock: LockFile | undefined | null = null;
   store.useRecordCache(join(root, '.fisherflow', 'record-cache.json'));
@@ -78,5 +86,7 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
     },
     registry,
     label: relative(process.cwd(), pipelineFile) || pipelineFile,
+    runDir: pipeline.dir,
+    outputs: new WorkspaceOutputs(root, join(root, '.fisherflow')),
   };
 }

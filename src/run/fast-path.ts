@@ -7,15 +7,16 @@
 // file hashes), so every stage is cached and the run answers without parsing or planning — which
 // is what makes a fully cached 10,000-stage run cheap. Any difference, or any doubt, falls back
 // to the full plan, which is always correct.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { canonicalJson, sha256 } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
 import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
 import { defaultPipelineFile, projectRoot, type Workspace } from '../plan/workspace.js';
 import { packageVersion } from './snapshot.js';
+import { isArtifactPlaceholder } from '../pipeline/template.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 export interface FastPathArgs {
   pipelineFile: string;
@@ -26,8 +27,12 @@ export interface FastPathArgs {
   env: NodeJS.ProcessEnv;
 }
 
-/** [path, kind, size, mtimeMs, inode]; kind 'f' file, 'd' folder (its mtime changes when entries come or go). */
-type Watched = [string, 'f' | 'd', number, number, number];
+/**
+ * [path, kind, size, mtimeMs, inode]; kind 'f' file, 'd' folder (its mtime changes when entries come
+ * or go), 'l' a symbolic link itself (re-pointing it changes its inode or mtime), 'F'/'D' the file or
+ * folder a link leads to (stat'ed through the link).
+ */
+type Watched = [string, 'f' | 'd' | 'l' | 'F' | 'D', number, number, number];
 
 interface FastPathFile {
   format: number;
@@ -65,19 +70,44 @@ function statOf(path: string): Watched | null {
     const st = lstatSync(path);
     if (st.isDirectory()) return [path, 'd', 0, st.mtimeMs, st.ino];
     if (st.isFile()) return [path, 'f', st.size, st.mtimeMs, st.ino];
-    return null; // links and the like: no fast path
+    return null; // sockets and the like: no fast path
   } catch {
     return null;
   }
 }
 
-/** A file or a whole folder tree, every entry. Returns false when something cannot be watched. */
-function watchTree(path: string, out: Watched[]): boolean {
-  const w = statOf(path);
-  if (!w) return false;
-  out.push(w);
-  if (w[1] === 'd') {
-    for (const name of readdirSync(path)) if (!watchTree(join(path, name), out)) return false;
+/**
+ * A file or a whole folder tree, every entry; a symbolic link as the link and what it leads to.
+ * Returns false when something cannot be watched (missing, dangling, too deep through links).
+ */
+function watchTree(path: string, out: Watched[], depth = 0): boolean {
+  let lst;
+  try {
+    lst = lstatSync(path);
+  } catch {
+    return false;
+  }
+  let dir: boolean;
+  if (lst.isSymbolicLink()) {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      return false;
+    }
+    // The plan hashed this tree, so links do not loop; the bound is a second safety net.
+    if (depth > 64 || !(st.isFile() || st.isDirectory())) return false;
+    out.push([path, 'l', 0, lst.mtimeMs, lst.ino]);
+    out.push([path, st.isFile() ? 'F' : 'D', st.isFile() ? st.size : 0, st.mtimeMs, st.ino]);
+    dir = st.isDirectory();
+  } else {
+    const w = statOf(path);
+    if (!w) return false;
+    out.push(w);
+    dir = w[1] === 'd';
+  }
+  if (dir) {
+    for (const name of readdirSync(path)) if (!watchTree(join(path, name), out, depth + 1)) return false;
   }
   return true;
 }
@@ -103,12 +133,13 @@ export function tryFastPath(args: FastPathArgs): FastPathHit | null {
   for (const [path, kind, size, mtime, ino] of snap.watched) {
     let st;
     try {
-      st = lstatSync(path);
+      st = kind === 'F' || kind === 'D' ? statSync(path) : lstatSync(path);
     } catch {
       return null;
     }
     if (st.mtimeMs !== mtime || st.ino !== ino) return null;
-    if (kind === 'f' ? !st.isFile() || st.size !== size : !st.isDirectory()) return null;
+    const same = kind === 'f' || kind === 'F' ? st.isFile() && st.size === size : kind === 'l' ? st.isSymbolicLink() : st.isDirectory();
+    if (!same) return null;
   }
   return { stages: snap.stages, summary: snap.summary };
 }
@@ -144,6 +175,7 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
       if (!rec) return false;
       for (const v of spec.envFromCaller) env[v] = args.env[v] ?? null;
       for (const dep of spec.deps) {
+        if (isArtifactPlaceholder(dep)) continue; // an upstream artifact: its record is watched
         const norm = dep.replace(/^\.\//, '').replace(/\/+$/, '');
         if (produced(name).has(norm)) continue;
         if (!watchTree(join(ws.pipeline.dir, norm), watched)) return false;

@@ -7,11 +7,11 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
-import { writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
+import { sameEntry, writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
 import { canonicalJson } from '../cache/hash.js';
 import { WorkspaceLock } from '../cache/workspace-lock.js';
 import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
-import { substituteArtifactRefs } from '../pipeline/template.js';
+import { substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
 import { computeKey, outputsToRestore, planPipeline, type StagePlan } from '../plan/plan.js';
 import type { Workspace } from '../plan/workspace.js';
 import type { StaleReason } from '../plan/reasons.js';
@@ -79,7 +79,7 @@ export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<strin
       setAt(inputs, path, join(ws.pipeline.dir, value));
     });
   }
-  const command = spec.command !== undefined ? (substituteArtifactRefs(spec.command, pathOf) as string) : undefined;
+  const command = spec.command !== undefined ? substituteCommandRefs(spec.command, pathOf) : undefined;
   return { inputs, command };
 }
 
@@ -92,12 +92,45 @@ function setAt(obj: Record<string, unknown>, path: string[], value: unknown): vo
 export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise<RunResult> {
   const emit = opts.emit ?? (() => {});
   const t0 = performance.now();
+  // A run plans holding the workspace lock, after putting back what a crashed run left half-written.
+  const wsLock = opts.dryRun ? undefined : new WorkspaceLock(join(ws.root, '.fisherflow', 'run.lock'));
+  wsLock?.acquire(`fisherflow run ${ws.label}`, (m) => emit({ type: 'note', message: m }));
+  try {
+    if (wsLock) for (const message of ws.outputs.recover()) emit({ type: 'note', message });
+    return await planAndExecute(ws, opts, emit, t0);
+  } finally {
+    if (wsLock) {
+      ws.statCache.save();
+      ws.outputs.save();
+      wsLock.release();
+    }
+  }
+}
+
+async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
   const plans = planPipeline(ws, { force: opts.force });
+  // The workspace is the user's: an output fisherflow did not write is not replaced without --force.
+  if (!opts.dryRun) {
+    const theirs: UserError[] = [];
+    for (const p of plans.values()) {
+      const spec = ws.pipeline.stages.get(p.name)!;
+      for (const r of p.reasons) {
+        if (r.kind !== 'output-modified') continue;
+        theirs.push(
+          new UserError(
+            `stage '${p.name}': ${r.path} was changed since fisherflow wrote it, or was not written by fisherflow; not overwriting it. Move it away, or run with --force ${p.name} to replace it`,
+            ws.pipeline.source.locate([...spec.yamlPath, ...(spec.outsYaml[r.output] ?? ['outs'])]),
+          ),
+        );
+      }
+    }
+    if (theirs.length) throw new UserErrors(theirs);
+  }
   emit({
     type: 'plan',
     stages: ws.dag.order.map((n) => {
       const p = plans.get(n)!;
-      return { name: n, status: p.status === 'up-to-date' ? 'cached' : 'stale', reasons: p.reasons };
+      return { name: n, status: p.record ? 'cached' : 'stale', reasons: p.reasons };
     }),
   });
 
@@ -106,7 +139,7 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
   // Requests that can never be met fail before anything runs.
   const impossible: UserError[] = [];
   for (const n of ws.dag.order) {
-    if (plans.get(n)!.status === 'up-to-date') continue;
+    if (plans.get(n)!.record) continue;
     const spec = ws.pipeline.stages.get(n)!;
     const msg = executor.check({ stage: n, work: { kind: 'command', command: '' }, cwd: ws.pipeline.dir, resources: spec.resources, logFile: '' });
     if (msg) impossible.push(new UserError(msg, ws.pipeline.source.locate([...spec.yamlPath, 'resources'])));
@@ -121,19 +154,11 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
       records: new Map(),
       stages: ws.dag.order.map((n) => {
         const p = plans.get(n)!;
-        return { name: n, status: p.status === 'up-to-date' ? 'cached' : 'skipped', key: p.key, seconds: 0, reasons: p.reasons };
+        return { name: n, status: p.record ? 'cached' : 'skipped', key: p.key, seconds: 0, reasons: p.reasons };
       }),
     };
   }
-
-  const wsLock = new WorkspaceLock(join(ws.root, '.fisherflow', 'run.lock'));
-  wsLock.acquire(`fisherflow run ${ws.label}`, (m) => emit({ type: 'note', message: m }));
-  try {
-    return await execute(ws, plans, pool, executor, opts, emit, t0);
-  } finally {
-    ws.statCache.save();
-    wsLock.release();
-  }
+  return execute(ws, plans, pool, executor, opts, emit, t0);
 }
 
 async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, executor: Executor, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
@@ -219,13 +244,14 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     // The plan already keyed and verified a cached stage; while its upstream stages ended with the
     // very records the plan saw, its key and record stand (10,000 cached stages: no second pass).
     const planned = plans.get(name);
-    const asPlanned = planned?.status === 'up-to-date' && planned.record && planned.lock && [...dag.upstream.get(name)!].every((u) => records.get(u) === plans.get(u)?.record);
+    const asPlanned = planned?.record && planned.lock && [...dag.upstream.get(name)!].every((u) => records.get(u) === plans.get(u)?.record);
     const km = asPlanned ? { key: planned.key!, lock: planned.lock! } : computeKey(ws, spec, (n) => records.get(n));
     if ('waitingFor' in km) throw new Error(`internal: ${name} scheduled before ${km.waitingFor.join(', ')}`);
     if (!forcedSet.has(name)) {
       const rec = asPlanned ? planned.record : store.readRecord(km.key);
       if (rec && (asPlanned || !store.verify(rec))) {
-        useResult(name, spec, km, rec);
+        // The plan already compared a planned stage's workspace outputs with its result.
+        useResult(name, spec, km, rec, asPlanned ? planned.restore ?? [] : undefined);
         return;
       }
       if (opts.remote) {
@@ -236,13 +262,15 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     void queue.add(() => runOne(name, spec, km.key, km.lock), { priority: depth.get(name) });
   };
 
-  /** A stage whose result is in the store (cached, or just fetched): restore its workspace outputs and finish it. */
-  const useResult = (name: string, spec: StageSpec, km: { key: string; lock: LockStage }, rec: RunRecord) => {
+  /**
+   * A stage whose result is in the store (cached, or just fetched): restore its workspace outputs
+   * (`restore`: those the plan found missing or outdated) and finish it.
+   */
+  const useResult = (name: string, spec: StageSpec, km: { key: string; lock: LockStage }, rec: RunRecord, restore?: string[]) => {
     try {
-      for (const out of outputsToRestore(ws, spec, rec)) {
-        const dest = join(pipeline.dir, spec.outs[out]);
-        makeWritable(dest);
-        copyPath(store.outputPath(rec, out), dest);
+      for (const out of restore ?? outputsToRestore(ws, spec, rec)) {
+        const dest = join(ws.runDir, spec.outs[out]);
+        ws.outputs.place(store.outputPath(rec, out), dest, rec.outputs[out].hash);
         ws.statCache.forget(dest);
         emit({ type: 'note', stage: name, message: `restored ${spec.outs[out]} from the store` });
       }
@@ -250,10 +278,11 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       emit({ type: 'note', stage: name, message: `could not restore outputs: ${(e as Error).message}` });
     }
     records.set(name, rec);
-    // Same key as the lock file's entry: the entry is the same (it is derived from the key's
-    // material and the keyed record), so reuse it rather than rebuild it.
+    // The lock file's own entry when it says exactly this (the unchanged-lock check below
+    // compares entries by identity); an entry edited by hand that kept its key is rewritten.
     const prevEntry = ws.previousLock?.stages[name];
-    lockEntries.set(name, prevEntry && prevEntry.key === km.key ? prevEntry : withOuts(km.lock, rec));
+    const entry = withOuts(km.lock, rec);
+    lockEntries.set(name, prevEntry && prevEntry.key === km.key && sameEntry(prevEntry, entry) ? prevEntry : entry);
     emit({ type: 'end', stage: name, status: 'cached', seconds: 0 });
     finish(name, { name, status: 'cached', key: km.key, seconds: 0 });
   };
@@ -385,50 +414,58 @@ async function attemptStage(
 ): Promise<RunRecord> {
   const { store, pipeline } = ws;
   const started = performance.now();
-  let job: StageJob;
   if (spec.kind === 'command') {
     const { command } = resolveInputs(ws, spec, records, true);
-    // Old outputs must not pass for new ones.
-    for (const rel of Object.values(spec.outs)) {
-      const abs = join(pipeline.dir, rel);
-      makeWritable(abs);
-      rmSync(abs, { recursive: true, force: true });
-      ws.statCache.forget(abs);
+    const outPaths = Object.values(spec.outs).map((rel) => join(ws.runDir, rel));
+    // Old outputs must not pass for new ones, and must come back if the stage fails.
+    const moved = ws.outputs.moveAside(spec.name, outPaths);
+    for (const abs of outPaths) ws.statCache.forget(abs);
+    try {
+      const job: StageJob = { stage: spec.name, work: { kind: 'command', command: command! }, cwd: ws.runDir, env: { ...spec.env }, resources: spec.resources, logFile };
+      await runJob(executor, job, signal, emit, attempt, spec.name, logFile);
+      const outputs: Record<string, string> = {};
+      for (const [name, rel] of Object.entries(spec.outs)) {
+        const abs = join(ws.runDir, rel);
+        if (!existsSync(abs)) throw new StageRunError({ stage: spec.name, kind: 'error', message: `the command succeeded but did not write its output '${rel}'`, logFile, logTail: logTail(logFile) });
+        copyPath(abs, join(staging, rel));
+        outputs[name] = rel;
+      }
+      mkdirSync(staging, { recursive: true });
+      const rec = store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, seconds: (performance.now() - started) / 1000 });
+      for (const [name, rel] of Object.entries(spec.outs)) ws.outputs.remember(join(ws.runDir, rel), rec.outputs[name].hash);
+      moved.done();
+      return rec;
+    } catch (e) {
+      moved.restore();
+      for (const abs of outPaths) ws.statCache.forget(abs);
+      throw e;
     }
-    job = { stage: spec.name, work: { kind: 'command', command: command! }, cwd: pipeline.dir, env: { ...spec.env }, resources: spec.resources, logFile };
-  } else {
-    const { inputs } = resolveInputs(ws, spec, records, false);
-    const pipelineInfo = spec.wantsPipeline ? { ...snapshotBase, stages: snapshotBase.stages.map((s) => ({ ...s, key: records.get(s.name)?.key ?? s.key })) } : undefined;
-    job = {
-      stage: spec.name,
-      work: { kind: 'builtin', modulePath: ws.registry.entry(spec.type).modulePath, inputs, outDir: staging, workDir: store.workDir(key), pipeline: pipelineInfo, inProcess: opts.inProcess || !spec.worker },
-      cwd: pipeline.dir,
-      env: { ...spec.env },
-      resources: spec.resources,
-      logFile,
-    };
   }
+  const { inputs } = resolveInputs(ws, spec, records, false);
+  const pipelineInfo = spec.wantsPipeline ? { ...snapshotBase, stages: snapshotBase.stages.map((s) => ({ ...s, key: records.get(s.name)?.key ?? s.key })) } : undefined;
+  const job: StageJob = {
+    stage: spec.name,
+    work: { kind: 'builtin', modulePath: ws.registry.entry(spec.type).modulePath, inputs, outDir: staging, workDir: store.workDir(key), pipeline: pipelineInfo, inProcess: opts.inProcess || !spec.worker },
+    cwd: pipeline.dir,
+    env: { ...spec.env },
+    resources: spec.resources,
+    logFile,
+  };
+  await runJob(executor, job, signal, emit, attempt, spec.name, logFile);
+  const missing = Object.entries(spec.outs).filter(([, p]) => !existsSync(join(staging, p)));
+  if (missing.length) {
+    throw new StageRunError({ stage: spec.name, kind: 'error', message: `stage finished without writing its output${missing.length > 1 ? 's' : ''} ${missing.map(([k, p]) => `'${k}' (${p})`).join(', ')}`, logFile, logTail: logTail(logFile) });
+  }
+  mkdirSync(staging, { recursive: true });
+  return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs: { ...spec.outs }, seconds: (performance.now() - started) / 1000 });
+}
+
+/** Submit a job and wait for it; a failed or cancelled job throws its StageRunError. */
+async function runJob(executor: Executor, job: StageJob, signal: AbortSignal, emit: RunEventSink, attempt: number, stage: string, logFile: string): Promise<void> {
   const handle = executor.submit(job, signal);
   handle.on((e) => emit(e.type === 'start' ? { ...e, attempt } : e));
   const result = await handle.done;
   if (result.status !== 'succeeded') {
-    throw result.error ?? new StageRunError({ stage: spec.name, kind: result.status === 'cancelled' ? 'cancelled' : 'error', message: result.status, logFile, logTail: logTail(logFile) });
+    throw result.error ?? new StageRunError({ stage, kind: result.status === 'cancelled' ? 'cancelled' : 'error', message: result.status, logFile, logTail: logTail(logFile) });
   }
-  const outputs: Record<string, string> = {};
-  if (spec.kind === 'command') {
-    for (const [name, rel] of Object.entries(spec.outs)) {
-      const abs = join(pipeline.dir, rel);
-      if (!existsSync(abs)) throw new StageRunError({ stage: spec.name, kind: 'error', message: `the command succeeded but did not write its output '${rel}'`, logFile, logTail: logTail(logFile) });
-      copyPath(abs, join(staging, rel));
-      outputs[name] = rel;
-    }
-  } else {
-    const missing = Object.entries(spec.outs).filter(([, p]) => !existsSync(join(staging, p)));
-    if (missing.length) {
-      throw new StageRunError({ stage: spec.name, kind: 'error', message: `stage finished without writing its output${missing.length > 1 ? 's' : ''} ${missing.map(([k, p]) => `'${k}' (${p})`).join(', ')}`, logFile, logTail: logTail(logFile) });
-    }
-    Object.assign(outputs, spec.outs);
-  }
-  mkdirSync(staging, { recursive: true });
-  return store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, seconds: (performance.now() - started) / 1000 });
 }

@@ -157,8 +157,25 @@ export class StageRegistry {
 const IMPORT_RE = /(?:import|export)\s[^'"]*?from\s*['"]([^'"\s]+)['"]|import\s*\(\s*['"]([^'"\s]+)['"]\s*\)|import\s*['"]([^'"\s]+)['"]/g;
 
 /**
- * A module and every local file it imports (relative specifiers), transitively; sorted. Other
- * specifiers (packages, `node:` modules) are not followed; `onPackageImport` sees each of them.
+ * Files that are not JS imports but change what a module computes (a native addon's C source): a
+ * module lists them, relative to its package root, as `export const CODE_VERSION_FILES = [...]`.
+ */
+const CODE_FILES_RE = /\bCODE_VERSION_FILES\s*=\s*\[([^\]]*)\]/g;
+
+/** The package root of a module: the nearest folder above it with a package.json. */
+function packageRootOf(file: string): string | undefined {
+  for (let dir = dirname(file); ; ) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/**
+ * A module and every local file it imports (relative specifiers), transitively, and the files
+ * they declare in CODE_VERSION_FILES; sorted. Other specifiers (packages, `node:` modules) are
+ * not followed; `onPackageImport` sees each of them.
  */
 export function moduleClosure(entry: string, onPackageImport?: (specifier: string, file: string) => void): string[] {
   const seen = new Set<string>();
@@ -167,6 +184,7 @@ export function moduleClosure(entry: string, onPackageImport?: (specifier: strin
     const file = queue.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
+    if (!/\.[cm]?js$/.test(file)) continue;
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -182,6 +200,11 @@ export function moduleClosure(entry: string, onPackageImport?: (specifier: strin
       let target = resolve(dirname(file), spec);
       if (existsSync(target) && statSync(target).isDirectory()) target = join(target, 'index.js');
       queue.push(target);
+    }
+    for (const m of text.matchAll(CODE_FILES_RE)) {
+      const root = packageRootOf(file);
+      if (!root) continue;
+      for (const q of m[1].matchAll(/['"]([^'"]+)['"]/g)) queue.push(resolve(root, q[1]));
     }
   }
   return [...seen].sort();

@@ -27,7 +27,8 @@ const stage = defineStage<Inputs>({
     } catch {
       throw new StageInputError(`with.path: ${src} does not exist`);
     }
-    await cp(src, join(ctx.outDir, basename(src) || 'copy'), { recursive: true });
+    // dereference: a symbolic link (say, into a Hugging Face cache's blobs/) is copied as its content.
+    await cp(src, join(ctx.outDir, basename(src) || 'copy'), { recursive: true, dereference: true });
     ctx.log(`copied ${src}`);
   },
 });

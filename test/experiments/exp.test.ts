@@ -129,9 +129,9 @@ test('names: taken names need --force, bad names are refused, remove deletes; fa
   assert.match(ff(dir, 'exp', 'run', '--set', 'nope=1').stderr, /--set nope: the pipeline declares no param 'nope'/);
 
   // The command fails for this value: nothing recorded, the experiment it was to replace and
-  // the workspace's lock file untouched.
+  // the workspace's lock file untouched. (A value is data: 'x=1; exit 3' would not fail it.)
   const lock = read(dir, 'fisherflow.lock');
-  const failed = ff(dir, 'exp', 'run', '--set', 'x=1; exit 3', '--name', 'a', '--force');
+  const failed = ff(dir, 'exp', 'run', '--set', 'x=fail', '--name', 'a', '--force');
   assert.equal(failed.code, 1, failed.stderr);
   assert.match(failed.stdout, /experiment a not recorded/);
   assert.deepEqual(readdirSync(join(dir, '.fisherflow', 'experiments')), ['a']);

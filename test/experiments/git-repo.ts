@@ -19,7 +19,7 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' });
 }
 
-/** `acc` and `loss` depend on params x and y; `report` reads a second param. */
+/** `acc` and `loss` depend on params x and y; `report` reads a second param. x=fail makes `train` fail. */
 export const PIPELINE = `# experiment pipeline
 params:
   x: 1    # the knob
@@ -27,7 +27,7 @@ params:
   opt: {lr: 0.5}
 stages:
   train:
-    run: "printf '{\\"acc\\": %s, \\"nested\\": {\\"loss\\": [%s, 0.25]}}' \${{ params.x }} \${{ params.opt.lr }} > m.json"
+    run: "[ \${{ params.x }} != fail ] && printf '{\\"acc\\": %s, \\"nested\\": {\\"loss\\": [%s, 0.25]}}' \${{ params.x }} \${{ params.opt.lr }} > m.json"
     metrics: [m.json]
   report:
     run: "printf 'size: %s\\n' \${{ params.y }} > r.yaml"

@@ -88,7 +88,11 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ stages: res.stages.map((s) => ({ name: s.name, status: s.status, key: s.key, seconds: Math.round(s.seconds * 1000) / 1000, ...(s.error ? { error: s.error } : {}) })) })}\n`);
     } else if (o.dryRun) {
-      for (const s of res.stages) process.stdout.write(`${s.status === 'cached' ? 'up-to-date' : 'would run '}  ${s.name}${s.reasons?.length ? `: ${formatReasons(s.reasons).join('; ')}` : ''}\n`);
+      for (const s of res.stages) {
+        // A cached stage with reasons only needs its workspace outputs copied back, unless one is the user's.
+        const label = s.reasons?.some((r) => r.kind === 'output-modified') ? 'blocked   ' : s.status !== 'cached' ? 'would run ' : s.reasons?.length ? 'restore   ' : 'up-to-date';
+        process.stdout.write(`${label}  ${s.name}${s.reasons?.length ? `: ${formatReasons(s.reasons).join('; ')}` : ''}\n`);
+      }
     }
     if (res.ok && !o.dryRun && !res.interrupted) {
       const lines = pipelineSummary(ws, res.records);
