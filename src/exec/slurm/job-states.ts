@@ -69,7 +69,7 @@ export function explainEnd(e: QueueEntry, c: EndContext): string {
       return 'the job missed its deadline';
   }
   if (e.exit && e.exit.signal === 9) return 'the job was killed by SIGKILL (out of memory?)';
-  if (e.exit && e.exit.signal) return `the job was killed by signal ${e.exit.signal}`;
+  if (e.exit && e.exit.signal) return 'the job was killed by a signal before fisherflow wrote a result';
   if (e.exit && e.exit.code) return `the batch script exited with code ${e.exit.code} before fisherflow wrote a result (is fisherflow installed at the same path on the node? set slurm.command in fisherflow.config.yaml)`;
   return `no result file appeared; ${shared}`;
 }

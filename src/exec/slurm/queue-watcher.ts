@@ -8,7 +8,7 @@
 //   watcher.watch(id, listener): unwatch       listener(entry) after each call; entry null: squeue
 //                                              no longer lists the job (purged, or lost)
 //   watcher.hurry()                             poll again within minMs (e.g. after scancel)
-//   watcher.calls                               squeue calls made (benchmarks)
+//   watcher.calls, watcher.intervalMs            squeue calls made (benchmarks), the current delay
 import type { QueueEntry } from './job-states.js';
 
 export type QueueListener = (entry: QueueEntry | null) => void;
@@ -34,6 +34,11 @@ export class QueueWatcher {
 
   constructor(private readonly opts: QueueWatcherOptions) {
     this.interval = opts.minMs;
+  }
+
+  /** The delay before the next call (the one that was used for a call in progress). */
+  get intervalMs(): number {
+    return this.interval;
   }
 
   watch(id: string, listener: QueueListener): () => void {

@@ -15,7 +15,8 @@
 // reports NODE_FAIL, BOOT_FAIL or PREEMPTED is resubmitted up to `settings.resubmit` times.
 import { accessSync, appendFileSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { describeExit, StageRunError, type StageFailureKind } from '../errors.js';
+import { constants as os } from 'node:os';
+import { StageRunError, type StageFailureKind } from '../errors.js';
 import type { Executor, JobEvent, JobHandle, JobResult, JobResultRecord, JobStatus, StageJob } from '../executor.js';
 import { logTail } from '../log-file.js';
 import { batchScript, gpuCount, jobName, NO_STORE_EXIT, sbatchArgs, type BatchJobSpec, type SlurmJobOptions } from './batch-job.js';
@@ -39,11 +40,14 @@ export interface SlurmExecutorOptions {
 const FILE_TICK_MS = 1000;
 /** After scancel: how long to wait for squeue to show the job ended before giving up on it. */
 const CANCEL_WAIT_MS = 30_000;
+/** sbatch calls at once: hundreds of ready stages must not fork hundreds of clients at slurmctld. */
+const SBATCH_AT_ONCE = 4;
 
 export class SlurmExecutor implements Executor {
   readonly watcher: QueueWatcher;
   readonly counts = { sbatch: 0, scancel: 0 };
   private readonly slots: Slots;
+  private readonly submitting = new Slots(SBATCH_AT_ONCE);
   private readonly toCancel = new Set<string>();
   private toolsChecked = false;
 
@@ -102,7 +106,13 @@ export class SlurmExecutor implements Executor {
   /** @internal sbatch with the script on stdin; the job id, or the refusal. */
   async sbatch(args: string[], script: string): Promise<{ id: string } | { error: string }> {
     this.counts.sbatch++;
-    const r = await runSlurmCommand('sbatch', args, { stdin: script });
+    await this.submitting.acquire(new AbortController().signal);
+    let r;
+    try {
+      r = await runSlurmCommand('sbatch', args, { stdin: script });
+    } finally {
+      this.submitting.release();
+    }
     // --parsable prints "ID" or "ID;CLUSTER".
     const id = r.stdout.trim().split(';')[0]!;
     if (r.code !== 0 || !/^\d+$/.test(id)) return { error: (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).replace(/^sbatch: error: /gm, '') };
@@ -241,12 +251,14 @@ class SlurmJobRun {
     const ctx = { storeRoot: this.opts.storeRoot, cwd: this.job.cwd, outputFile: this.files.output, memory: this.job.resources?.memory, time: this.job.resources?.time, noStoreExit: NO_STORE_EXIT };
     if (!e) {
       const seen = end.lastSeen ? `last seen ${end.lastSeen.state}${end.lastSeen.node ? ` on ${end.lastSeen.node}` : ''}` : 'never seen';
-      return this.result('failed', this.failure('error', `stage ${stage}: Slurm job ${id} vanished from squeue (${seen}) and left no result file within ${this.settings.resultWaitMs / 1000}s; ${explainEnd({ ...(end.lastSeen ?? { id, state: 'unknown', reason: '', node: '' }), exit: null }, ctx)}`));
+      return this.result('failed', this.failure('error', `stage ${stage}: Slurm job ${id} vanished from squeue (${seen}) and left no result file within ${this.settings.resultWaitMs / 1000}s: it was killed (out of memory?) or lost with its node, or the node cannot see the store (${this.opts.storeRoot})`));
     }
     const why = explainEnd(e, ctx);
     const kind: StageFailureKind = state.startsWith('CANCELLED') ? 'cancelled' : neverRan ? 'input' : e.exit?.signal ? 'signal' : 'exit';
-    const how = e.exit && (e.exit.code || e.exit.signal) ? `, ${describeExit(e.exit.signal ? null : e.exit.code, e.exit.signal ? `signal ${e.exit.signal}` : null)}` : '';
-    return this.result('failed', this.failure(kind, `stage ${stage}: ${where} ended ${state}${e.reason && e.reason !== 'None' ? ` (${e.reason}${how})` : how ? ` (${how.slice(2)})` : ''} without a result: ${why}`, { exitCode: e.exit?.code ?? null, signal: e.exit?.signal ? `signal ${e.exit.signal}` : null }));
+    const sig = e.exit?.signal ? signalName(e.exit.signal) : null;
+    const how = sig ? `killed by ${sig}` : e.exit?.code ? `exit code ${e.exit.code}` : '';
+    const detail = [e.reason && e.reason !== 'None' ? e.reason : '', how].filter(Boolean).join(', ');
+    return this.result('failed', this.failure(kind, `stage ${stage}: ${where} ended ${state}${detail ? ` (${detail})` : ''} without a result: ${why}`, { exitCode: e.exit?.code ?? null, signal: sig }));
   }
 
   private started(id: string, e: QueueEntry | null): void {
@@ -399,6 +411,11 @@ class Slots {
     this.used--;
     this.waiting.shift()?.();
   }
+}
+
+/** 9 → "SIGKILL". */
+function signalName(n: number): string {
+  return Object.entries(os.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 function onPath(cmd: string): boolean {
