@@ -115,7 +115,12 @@ export class SlurmExecutor implements Executor {
     }
     // --parsable prints "ID" or "ID;CLUSTER".
     const id = r.stdout.trim().split(';')[0]!;
-    if (r.code !== 0 || !/^\d+$/.test(id)) return { error: (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).replace(/^sbatch: error: /gm, '') };
+    if (r.code !== 0 || !/^\d+$/.test(id)) {
+      // sbatch's own verdict is on its `sbatch: error:` / `fatal:` lines; the rest is library noise.
+      const lines = (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).split('\n').map((l) => l.trim()).filter(Boolean);
+      const verdict = lines.filter((l) => /^sbatch: (error|fatal): /.test(l)).map((l) => l.replace(/^sbatch: (error|fatal): /, ''));
+      return { error: (verdict.length ? verdict : lines.slice(-1)).join('; ') };
+    }
     return { id };
   }
 

@@ -90,17 +90,16 @@ test('a failing stage: exit 1, the Slurm job and exit code named with the log ta
   assert.equal(logs.stdout, `${readFileSync(join(ws, 'a.txt'), 'utf8')}something broke\n`);
 });
 
-test('--keep-going: stages that do not depend on the failure still run on Slurm', { skip }, () => {
+test('--keep-going: stages that do not depend on the failure still run on Slurm, built-in ones too', { skip }, () => {
   const ws = workspace({
     'fisherflow.yaml': `stages:
   bad:
     run: exit 5
   one:
-    run: echo 1 > one.txt
-    outs: [one.txt]
+    uses: write
+    with: { text: "1" }
   two:
-    run: cat one.txt > two.txt
-    deps: [one.txt]
+    run: cat \${{ stages.one.outputs.file }} > two.txt
     outs: [two.txt]
   after:
     run: "true"
@@ -112,7 +111,7 @@ test('--keep-going: stages that do not depend on the failure still run on Slurm'
   assert.equal(r.code, 1, r.stderr);
   const st = Object.fromEntries((JSON.parse(r.stdout) as { stages: Array<{ name: string; status: string }> }).stages.map((s) => [s.name, s.status]));
   assert.deepEqual(st, { bad: 'failed', one: 'ran', two: 'ran', after: 'skipped' });
-  assert.equal(readFileSync(join(ws, 'two.txt'), 'utf8'), '1\n');
+  assert.equal(readFileSync(join(ws, 'two.txt'), 'utf8'), '1');
 });
 
 test('two GPU stages run at once on distinct devices, each with CUDA_VISIBLE_DEVICES from Slurm; a rerun submits nothing', { skip }, () => {
