@@ -1,15 +1,17 @@
 // The Slurm executor's costs, on the one-node test cluster (scripts/slurm-test-cluster.sh; started
 // here if no cluster answers, and stopped again at the end).
 //
-//   node dist/bench/slurm.js [--stages 50] [--queued 500] [--seconds 60]
+//   node dist/bench/slurm.js [--stages 50] [--queued 500] [--warmup 30] [--seconds 60]
 //
 //   overhead  the same pipeline of N independent trivial command stages (`true`), run fresh:
 //             locally (-j 2), through Slurm (`--executor slurm`, default settings), and the same N
 //             jobs submitted to Slurm directly (`sbatch --wrap true`, polled every 0.2 s) — so
 //             fisherflow's share is (through fisherflow − bare Slurm) / N. Broken down into the
-//             engine's CPU per job and the start-up of `fisherflow exec-stage` on the node.
+//             engine's CPU per job (beyond its start-up and plan: `--dry-run`) and the start-up of
+//             `fisherflow exec-stage` on the node (beyond Node.js's own: `node -e ''`).
 //   polling   a run of Q stages whose jobs are held in the queue (`sbatch --hold`): squeue calls
-//             per minute over `--seconds` once all are queued (a wrapper on PATH counts them),
+//             per minute over `--seconds`, `--warmup` seconds after all are queued (the polling
+//             interval has backed off by then; a wrapper on PATH counts the calls),
 //             the cost of one squeue call for Q jobs, then Ctrl-C: how long until the run has
 //             exited, how many scancel calls it made, and whether the queue is empty.
 // Prints a JSON summary last. Figures go into bench/slurm.md with the machine's load.
@@ -26,6 +28,7 @@ function arg(name: string, dflt: number): number {
 const N = arg('stages', 50);
 const Q = arg('queued', 500);
 const SECONDS = arg('seconds', 60);
+const WARMUP = arg('warmup', 30);
 const BIN = join(PACKAGE_ROOT, 'bin', 'fisherflow.js');
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -59,6 +62,8 @@ const pipeline = (n: number, extra = '') => `stages:\n  s:\n    foreach: ${JSON.
 
 // ---- overhead -------------------------------------------------------------------------------
 console.log(`overhead: ${N} trivial stages`);
+const planOnly = timedRun(project({ 'fisherflow.yaml': pipeline(N) }), ['run', '--executor', 'slurm', '--dry-run', '--json']);
+console.log(`  dry run (start-up and plan): ${planOnly.wall.toFixed(2)} s wall, engine CPU ${planOnly.cpu.toFixed(2)} s`);
 const local = timedRun(project({ 'fisherflow.yaml': pipeline(N) }), ['run', '-j', '2', '--json']);
 console.log(`  local -j 2:        ${local.wall.toFixed(2)} s wall, engine CPU ${local.cpu.toFixed(2)} s`);
 const slurmRun = timedRun(project({ 'fisherflow.yaml': pipeline(N) }), ['run', '--executor', 'slurm', '--json']);
@@ -88,7 +93,8 @@ const timeIt = (cmd: string, args: string[]) => {
 };
 const execStageMs = median(Array.from({ length: 7 }, () => timeIt(process.execPath, [BIN, 'exec-stage', join(jobDir, 'job.json')])));
 const bashMs = median(Array.from({ length: 7 }, () => timeIt('bash', ['-c', 'true'])));
-console.log(`  exec-stage of \`true\`: ${execStageMs.toFixed(0)} ms (bash -c true: ${bashMs.toFixed(0)} ms)`);
+const nodeMs = median(Array.from({ length: 7 }, () => timeIt(process.execPath, ['-e', ''])));
+console.log(`  exec-stage of \`true\`: ${execStageMs.toFixed(0)} ms (node -e '': ${nodeMs.toFixed(0)} ms, bash -c true: ${bashMs.toFixed(0)} ms)`);
 
 const overhead = {
   stages: N,
@@ -97,11 +103,13 @@ const overhead = {
   bareSlurmWallS: bare,
   perStageVsLocalMs: ((slurmRun.wall - local.wall) / N) * 1000,
   perStageVsBareSlurmMs: ((slurmRun.wall - bare) / N) * 1000,
-  engineCpuPerJobMs: (slurmRun.cpu / N) * 1000,
-  engineCpuPerStageLocalMs: (local.cpu / N) * 1000,
+  engineCpuPerJobMs: ((slurmRun.cpu - planOnly.cpu) / N) * 1000,
+  engineCpuPerStageLocalMs: ((local.cpu - planOnly.cpu) / N) * 1000,
   execStageStartupMs: execStageMs - bashMs,
+  nodeStartupMs: nodeMs,
+  fisherflowLoadMs: execStageMs - nodeMs,
 };
-console.log(`  → ${overhead.perStageVsLocalMs.toFixed(0)} ms/stage more than local; ${overhead.perStageVsBareSlurmMs.toFixed(0)} ms/stage more than bare Slurm; engine CPU ${overhead.engineCpuPerJobMs.toFixed(1)} ms/job (local: ${overhead.engineCpuPerStageLocalMs.toFixed(1)} ms/stage); exec-stage start-up ${overhead.execStageStartupMs.toFixed(0)} ms/job`);
+console.log(`  → ${overhead.perStageVsLocalMs.toFixed(0)} ms/stage more than local; ${overhead.perStageVsBareSlurmMs.toFixed(0)} ms/stage more than bare Slurm; engine CPU ${overhead.engineCpuPerJobMs.toFixed(1)} ms/job (local: ${overhead.engineCpuPerStageLocalMs.toFixed(1)} ms/stage); exec-stage start-up ${overhead.execStageStartupMs.toFixed(0)} ms/job, of which Node.js ${nodeMs.toFixed(0)} ms`);
 
 // ---- polling --------------------------------------------------------------------------------
 console.log(`polling: ${Q} held jobs for ${SECONDS} s`);
@@ -120,6 +128,7 @@ const ours = () => execFileSync('squeue', ['-h', '-o', '%j'], { encoding: 'utf8'
 while (ours() < Q) await sleep(500);
 const submitS = (performance.now() - t0) / 1000;
 console.log(`  ${Q} jobs queued after ${submitS.toFixed(1)} s`);
+await sleep(WARMUP * 1000);
 const windowStart = Date.now() / 1000;
 await sleep(SECONDS * 1000);
 const windowEnd = Date.now() / 1000;
@@ -147,5 +156,5 @@ if (startedCluster) execFileSync(join(PACKAGE_ROOT, 'scripts', 'slurm-test-clust
 
 console.log(JSON.stringify({
   loadBefore, loadAfter, overhead,
-  polling: { queued: Q, submitS, windowS: windowEnd - windowStart, squeueCalls: callsInWindow, squeuePerMinute: perMinute, squeueCallMs: oneCallMs, ctrlC: { exitCode: code, seconds: cancelS, scancelCalls: callTimes('scancel').length - scancelBefore, jobsLeft: left } },
+  polling: { queued: Q, submitS, warmupS: WARMUP, windowS: windowEnd - windowStart, squeueCalls: callsInWindow, squeuePerMinute: perMinute, squeueCallMs: oneCallMs, ctrlC: { exitCode: code, seconds: cancelS, scancelCalls: callTimes('scancel').length - scancelBefore, jobsLeft: left } },
 }, null, 1));

@@ -35,7 +35,7 @@ test('no config file: defaults; the local file merges over the committed one key
   assert.deepEqual(c.locate(['slurm', 'partition']), { file: join(root, 'fisherflow.config.yaml'), line: 3, column: 14 });
   const s = slurmSettings(c);
   assert.deepEqual(s.job, { partition: 'gpu', account: 'mine', options: ['--qos=high'] });
-  assert.deepEqual([s.maxJobs, s.pollMinMs, s.pollMaxMs, s.resultWaitMs, s.stopBeforeLimitS, s.resubmit], [100, 500, 10_000, 60_000, 60, 2]);
+  assert.deepEqual([s.maxJobs, s.pollMinMs, s.pollMaxMs, s.resultWaitMs, s.stopBeforeLimitS, s.resubmit], [100, 1000, 10_000, 60_000, 60, 2]);
   assert.match(s.command, /^'.*node.*' '.*\/bin\/fisherflow\.js'$/);
   // -j sizes the Slurm queue when the run's executor is slurm, the local CPU slots otherwise.
   assert.deepEqual([executorSettings(root, { jobs: 7 }).slurmMaxJobs, executorSettings(root, { jobs: 7 }).jobs], [7, undefined]);

@@ -47,9 +47,9 @@ export function slurmSettings(config?: ProjectConfig, overrides: { maxJobs?: num
   const job: SlurmJobOptions = {};
   for (const k of ['partition', 'account', 'qos', 'constraint'] as const) if (typeof s[k] === 'string') job[k] = s[k] as string;
   if (Array.isArray(s.options)) job.options = s.options as string[];
-  const pollMinS = duration('poll_min', 0.5);
+  const pollMinS = duration('poll_min', 1);
   const pollMaxS = duration('poll_max', 10);
-  if (pollMaxS < pollMinS) throw new UserError(`slurm.poll_max (${s.poll_max}) is shorter than slurm.poll_min (${s.poll_min ?? '0.5s'})`, config?.locate(['slurm', 'poll_max']));
+  if (pollMaxS < pollMinS) throw new UserError(`slurm.poll_max (${s.poll_max}) is shorter than slurm.poll_min (${s.poll_min ?? '1s'})`, config?.locate(['slurm', 'poll_max']));
   return {
     job,
     maxJobs: overrides.maxJobs ?? (s.max_jobs as number | undefined) ?? DEFAULT_MAX_JOBS,

@@ -15,6 +15,7 @@
 // reports NODE_FAIL, BOOT_FAIL or PREEMPTED is resubmitted up to `settings.resubmit` times.
 import { accessSync, appendFileSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { setMaxListeners } from 'node:events';
 import { constants as os } from 'node:os';
 import { StageRunError, type StageFailureKind } from '../errors.js';
 import type { Executor, JobEvent, JobHandle, JobResult, JobResultRecord, JobStatus, StageJob } from '../executor.js';
@@ -74,6 +75,8 @@ export class SlurmExecutor implements Executor {
     };
     const ac = new AbortController();
     const onOuterAbort = () => ac.abort(signal!.reason);
+    // Every job of the run listens to the run's signal: hundreds at once are expected, not a leak.
+    if (signal) setMaxListeners(0, signal);
     if (signal?.aborted) ac.abort(signal.reason);
     else signal?.addEventListener('abort', onOuterAbort, { once: true });
     const done = new SlurmJobRun(this, this.opts, job, ac.signal, emit).run().then((r) => {
