@@ -15,10 +15,10 @@
 // reports NODE_FAIL, BOOT_FAIL or PREEMPTED is resubmitted up to `settings.resubmit` times.
 import { accessSync, appendFileSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { setMaxListeners } from 'node:events';
 import { constants as os } from 'node:os';
 import { StageRunError, type StageFailureKind } from '../errors.js';
-import type { Executor, JobEvent, JobHandle, JobResult, JobResultRecord, JobStatus, StageJob } from '../executor.js';
+import type { Executor, JobEvent, JobHandle, JobResult, JobResultRecord, StageJob } from '../executor.js';
+import { jobHandle } from '../job-handle.js';
 import { logTail } from '../log-file.js';
 import { batchScript, gpuCount, jobName, NO_STORE_EXIT, sbatchArgs, type BatchJobSpec, type SlurmJobOptions } from './batch-job.js';
 import { LogFollower, readJsonFile } from './file-follower.js';
@@ -41,6 +41,8 @@ export interface SlurmExecutorOptions {
 const FILE_TICK_MS = 1000;
 /** After scancel: how long to wait for squeue to show the job ended before giving up on it. */
 const CANCEL_WAIT_MS = 30_000;
+/** How long a failed stage's result waits for squeue to show how its job ended. */
+const FINAL_STATE_WAIT_MS = 15_000;
 /** sbatch calls at once: hundreds of ready stages must not fork hundreds of clients at slurmctld. */
 const SBATCH_AT_ONCE = 4;
 
@@ -67,33 +69,7 @@ export class SlurmExecutor implements Executor {
   }
 
   submit(job: StageJob, signal?: AbortSignal): JobHandle {
-    const listeners = new Set<(e: JobEvent) => void>();
-    let status: JobStatus = 'queued';
-    const emit = (e: JobEvent) => {
-      if (e.type === 'start') status = 'running';
-      for (const l of listeners) l(e);
-    };
-    const ac = new AbortController();
-    const onOuterAbort = () => ac.abort(signal!.reason);
-    // Every job of the run listens to the run's signal: hundreds at once are expected, not a leak.
-    if (signal) setMaxListeners(0, signal);
-    if (signal?.aborted) ac.abort(signal.reason);
-    else signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const done = new SlurmJobRun(this, this.opts, job, ac.signal, emit).run().then((r) => {
-      status = r.status;
-      signal?.removeEventListener('abort', onOuterAbort);
-      return r;
-    });
-    return {
-      stage: job.stage,
-      get status() { return status; },
-      on(listener) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-      done,
-      cancel: () => ac.abort(new Error('cancelled')),
-    };
+    return jobHandle(job.stage, signal, (jobSignal, emit) => new SlurmJobRun(this, this.opts, job, jobSignal, emit).run());
   }
 
   /** @internal A slot in the queue (-j); resolves false when aborted first. */
@@ -306,6 +282,10 @@ class SlurmJobRun {
       let cancelled = false;
       let tick: NodeJS.Timeout | null = null;
       let cancelTimer: NodeJS.Timeout | null = null;
+      // A failure's result can come before squeue shows the job ended; its final state (CANCELLED
+      // by someone else, TIMEOUT, PREEMPTED) says what the failure means, so wait for it a little.
+      let early: JobResultRecord | undefined;
+      let earlyTimer: NodeJS.Timeout | null = null;
       let settled = false;
       const finish = (entry: QueueEntry | null, result?: JobResultRecord) => {
         if (settled) return;
@@ -313,6 +293,7 @@ class SlurmJobRun {
         unwatch();
         if (tick) clearInterval(tick);
         if (cancelTimer) clearTimeout(cancelTimer);
+        if (earlyTimer) clearTimeout(earlyTimer);
         this.signal.removeEventListener('abort', onAbort);
         readFiles();
         resolve({ entry, lastSeen, result, cancelled });
@@ -328,13 +309,17 @@ class SlurmJobRun {
       };
       const onTick = () => {
         readFiles();
-        if (!cancelled && existsSync(this.files.result)) {
+        if (!cancelled && !early && existsSync(this.files.result)) {
           const rec = readJsonFile<JobResultRecord>(this.files.result);
-          if (rec && typeof rec.status === 'string') finish(lastSeen ?? null, rec);
+          if (!rec || typeof rec.status !== 'string') return;
+          if (rec.status === 'succeeded') return finish(lastSeen ?? null, rec);
+          early = rec;
+          this.ex.watcher.hurry();
+          earlyTimer = setTimeout(() => finish(lastSeen ?? null, early), FINAL_STATE_WAIT_MS);
         }
       };
       const unwatch = this.ex.watcher.watch(id, (entry) => {
-        if (!entry) return finish(null);
+        if (!entry) return finish(null, early);
         lastSeen = entry;
         const phase = phaseOf(entry.state);
         if (phase === 'waiting') {
@@ -348,7 +333,7 @@ class SlurmJobRun {
           if (this.startedAt === null) this.started(id, entry);
           tick = setInterval(onTick, FILE_TICK_MS);
         }
-        if (phase === 'ended') finish(entry);
+        if (phase === 'ended') finish(entry, early);
       });
       const onAbort = () => {
         if (cancelled) return;

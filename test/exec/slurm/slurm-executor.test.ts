@@ -190,6 +190,18 @@ test('stopped by SIGTERM: scancel from outside is a cancellation (not retried); 
   assert.equal(r.error!.kind, 'cancelled');
   assert.match(r.error!.message, new RegExp(`Slurm job ${id} on n1 was cancelled outside fisherflow .* stopped by SIGTERM`));
 
+  // The result can be seen (once a second) before squeue shows the job ended: the final state still decides.
+  const h1 = ex.submit(job('outside-late'));
+  const ev1 = collect(h1);
+  const id1 = await submitted(h1, ev1);
+  fake.state(id1, 'RUNNING', { node: 'n1' });
+  await until(() => ev1.some((e) => e.type === 'start'));
+  fake.result(id1, stopped);
+  await new Promise((r) => setTimeout(r, 1500));
+  fake.state(id1, 'CANCELLED', { node: 'n1', exit: 15 });
+  const r1 = await h1.done;
+  assert.equal(r1.error!.kind, 'cancelled', r1.error!.message);
+
   const h2 = ex.submit(job('limit', { time: '2h' }));
   const id2 = await submitted(h2, collect(h2));
   fake.result(id2, stopped);
