@@ -218,7 +218,12 @@ class SlurmJobRun {
     const e = end.entry;
     const state = e?.state ?? 'unknown';
     const where = `Slurm job ${id}${e?.node ? ` on ${e.node}` : ''}`;
-    if (end.cancelled) return this.result('cancelled', this.failure('cancelled', `stage ${stage} was cancelled (${where})`));
+    if (end.cancelled) {
+      // A stage that finished just before the cancellation keeps its result.
+      const done = end.result ?? readJsonFile<JobResultRecord>(this.files.result);
+      if (done?.status === 'succeeded') return this.fromRecord(done, e, where);
+      return this.result('cancelled', this.failure('cancelled', `stage ${stage} was cancelled (${where})`));
+    }
 
     const neverRan = e !== null && phaseOf(e.state) === 'ended' && (e.node === '' || e.reason === 'JobLaunchFailure' || e.exit?.code === NO_STORE_EXIT);
     const rec = end.result ?? (await this.awaitResult(neverRan ? 0 : this.settings.resultWaitMs));
@@ -256,16 +261,21 @@ class SlurmJobRun {
     if (rec.status === 'succeeded') return this.result('succeeded', undefined, rec.gpus ?? []);
     this.appendSlurmOutput(where);
     const state = e?.state ?? 'gone from squeue';
-    if (rec.status === 'cancelled') {
-      const sig = rec.error?.signal ?? 'a signal';
-      if (state.startsWith('CANCELLED')) return this.result('failed', this.failure('cancelled', `stage ${stage}: ${where} was cancelled outside fisherflow (scancel, or by an administrator); the stage was stopped by ${sig}`), rec.gpus ?? []);
+    const sig = rec.error?.signal ?? null;
+    // Slurm's final word decides what a stop means: scancel's SIGTERM can reach the stage's own
+    // processes before exec-stage, whose record then says "killed by SIGTERM" rather than "stopped".
+    if (state.startsWith('CANCELLED')) {
+      return this.result('failed', this.failure('cancelled', `stage ${stage}: ${where} was cancelled outside fisherflow (scancel, or by an administrator)${sig ? `; the stage was stopped by ${sig}` : ''}`), rec.gpus ?? []);
+    }
+    if (rec.status === 'cancelled' || state.startsWith('TIMEOUT')) {
       const limit = this.job.resources?.time;
       const before = limit ? ` before its time limit (resources.time: ${limit})` : '';
-      return this.result('failed', this.failure('signal', `stage ${stage} was stopped by ${sig}${before} [${where}, ${state}]`, { signal: rec.error?.signal ?? null }), rec.gpus ?? []);
+      return this.result('failed', this.failure('signal', `stage ${stage} was stopped by ${sig ?? 'Slurm'}${before} [${where}, ${state}]`, { signal: sig }), rec.gpus ?? []);
     }
     const err = rec.error;
-    return this.result('failed', this.failure(err?.kind ?? 'error', `${err?.message ?? `stage ${stage} failed`} [${where}]`, { exitCode: err?.exitCode ?? null, signal: err?.signal ?? null }), rec.gpus ?? []);
+    return this.result('failed', this.failure(err?.kind ?? 'error', `${err?.message ?? `stage ${stage} failed`} [${where}]`, { exitCode: err?.exitCode ?? null, signal: sig }), rec.gpus ?? []);
   }
+
 
   /**
    * Watches job `id` until it ends, vanishes, or its result file appears. Emits queued/start,

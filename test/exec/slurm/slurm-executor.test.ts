@@ -202,6 +202,15 @@ test('stopped by SIGTERM: scancel from outside is a cancellation (not retried); 
   const r1 = await h1.done;
   assert.equal(r1.error!.kind, 'cancelled', r1.error!.message);
 
+  // scancel's SIGTERM can reach the stage's command before exec-stage: its record says "killed".
+  const h3 = ex.submit(job('outside-killed'));
+  const id3 = await submitted(h3, collect(h3));
+  fake.result(id3, { status: 'failed', error: { kind: 'signal', message: 'stage x was killed by SIGTERM', exitCode: null, signal: 'SIGTERM', logTail: [] } });
+  fake.state(id3, 'CANCELLED', { node: 'n1', exit: 15 });
+  const r3 = await h3.done;
+  assert.equal(r3.error!.kind, 'cancelled');
+  assert.match(r3.error!.message, /was cancelled outside fisherflow .*; the stage was stopped by SIGTERM$/);
+
   const h2 = ex.submit(job('limit', { time: '2h' }));
   const id2 = await submitted(h2, collect(h2));
   fake.result(id2, stopped);
@@ -211,7 +220,7 @@ test('stopped by SIGTERM: scancel from outside is a cancellation (not retried); 
   assert.match(r2.error!.message, /stopped by SIGTERM before its time limit \(resources.time: 2h\)/);
 });
 
-test('NODE_FAIL, BOOT_FAIL and PREEMPTED are resubmitted up to slurm.resubmit times', async () => {
+test('NODE_FAIL, BOOT_FAIL and PREEMPTED are resubmitted up to slurm.resubmit times; a job Slurm requeues shows as queued again', async () => {
   const { ex, job } = setup({ resubmit: 2 });
   const n = fake.ids().length;
   const h = ex.submit(job('flaky'));
@@ -224,6 +233,18 @@ test('NODE_FAIL, BOOT_FAIL and PREEMPTED are resubmitted up to slurm.resubmit ti
   fake.state(second, 'COMPLETED', { node: 'n2' });
   assert.equal((await h.done).status, 'succeeded');
   assert.ok(ev.some((e) => e.type === 'note' && /ended NODE_FAIL; resubmitting \(1 of 2\)/.test(e.message)));
+
+  // A job Slurm requeues itself keeps its id: it shows as queued again, then runs.
+  const hq = ex.submit(job('requeued'));
+  const evq = collect(hq);
+  const idq = await submitted(hq, evq);
+  fake.state(idq, 'RUNNING', { node: 'n1' });
+  await until(() => evq.some((e) => e.type === 'start'));
+  fake.state(idq, 'PENDING', { reason: 'BeginTime' });
+  await until(() => evq.some((e) => e.type === 'queued' && e.detail === `Slurm job ${idq} PENDING (BeginTime)`), 10_000, 'queued again');
+  fake.state(idq, 'RUNNING', { node: 'n2' });
+  fake.result(idq, { status: 'succeeded' });
+  assert.equal((await hq.done).status, 'succeeded');
 
   const before = fake.ids().length;
   const h2 = ex.submit(job('preempted'));
