@@ -10,6 +10,8 @@ import { loadProjectConfig } from '../../src/config/project-config.js';
 import { slurmSettings } from '../../src/exec/slurm/settings.js';
 import { executorSettings } from '../../src/run/executors.js';
 import { cli, workspace } from '../helpers/cli.js';
+import { openWorkspace } from '../../src/plan/workspace.js';
+import type { UserError } from '../../src/errors.js';
 
 function project(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'ff-config-'));
@@ -58,18 +60,20 @@ test('config mistakes name the file, line and column', () => {
   bad('slurm: [a\n', /fisherflow\.config\.yaml:\d+:\d+: YAML syntax error/);
 });
 
-test('the pipeline: memory, time, executor and slurm: are checked where they are written', () => {
-  const expect = (stage: string, re: RegExp) => {
+test('the pipeline: memory, time, executor and slurm: are checked where they are written', async () => {
+  const expect = async (stage: string, re: RegExp) => {
     const ws = workspace({ 'fisherflow.yaml': `stages:\n  a:\n    run: echo hi\n${stage}` });
-    const r = cli(['status'], { cwd: ws });
-    assert.equal(r.code, 2, r.stdout);
-    assert.match(r.stderr, re);
+    await assert.rejects(openWorkspace(join(ws, 'fisherflow.yaml')), (e: UserError) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(e.format(), re);
+      return true;
+    });
   };
-  expect('    resources: { memory: "16" }\n', /fisherflow\.yaml:4:26: resources\.memory: expected a size with a unit such as "20GB", "20GiB" or "512MiB", got "16"/);
-  expect('    resources: { time: 2 hours }\n', /fisherflow\.yaml:4:24: resources\.time: expected a time limit such as "2h", "90min", "1d" or Slurm's "HH:MM:SS", "D-HH:MM:SS", got "2 hours"/);
-  expect('    executor: cluster\n', /fisherflow\.yaml:4:15: stages\.a\.executor must be one of "local", "slurm"/);
-  expect('    slurm: { partion: gpu }\n', /fisherflow\.yaml:4:14: unknown key 'partion' \(did you mean 'partition'\?\)/);
-  expect('    slurm: { options: [exclusive] }\n', /fisherflow\.yaml:4:24: stages\.a\.slurm\.options\[0\] must match pattern/);
+  await expect('    resources: { memory: "16" }\n', /fisherflow\.yaml:4:26: resources\.memory: expected a size with a unit such as "20GB", "20GiB" or "512MiB", got "16"/);
+  await expect('    resources: { time: 2 hours }\n', /fisherflow\.yaml:4:24: resources\.time: expected a time limit such as "2h", "90min", "1d" or Slurm's "HH:MM:SS", "D-HH:MM:SS", got "2 hours"/);
+  await expect('    executor: cluster\n', /fisherflow\.yaml:4:15: stages\.a\.executor must be one of "local", "slurm"/);
+  await expect('    slurm: { partion: gpu }\n', /fisherflow\.yaml:4:14: unknown key 'partion' \(did you mean 'partition'\?\)/);
+  await expect('    slurm: { options: [exclusive] }\n', /fisherflow\.yaml:4:24: stages\.a\.slurm\.options\[0\] must match pattern/);
   // Where a stage runs, and its cluster resources, do not change its key: nothing reruns.
   const ws = workspace({ 'fisherflow.yaml': 'stages:\n  a:\n    run: echo hi > a.txt\n    outs: [a.txt]\n' });
   assert.equal(cli(['run'], { cwd: ws }).code, 0);
