@@ -154,8 +154,9 @@ test('Ctrl-C cancels running and pending jobs with one scancel, exits 130, and l
   const child = cliAsync(['run'], { cwd: ws, env });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  // Two CPUs: two jobs run, two wait.
+  // Two CPUs: two jobs run, two wait; and fisherflow knows all four ids.
   await until(() => queued(ws).filter((l) => l.endsWith('RUNNING')).length === 2 && queued(ws).length === 4, 60_000, 'two running and two pending jobs');
+  await until(() => (out.match(/Slurm job \d+ submitted/g) ?? []).length === 4, 60_000, 'fisherflow to know the four jobs');
   const before = calls('scancel').length;
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
@@ -188,21 +189,18 @@ test('jobs that vanish from squeue: the result file decides; none within result_
     'fisherflow.config.yaml': CONFIG,
     'fisherflow.yaml': `stages:
   fine:
-    run: sleep 3; echo done > fine.txt
+    run: sleep 5; echo done > fine.txt
     outs: [fine.txt]
   lost:
-    run: echo about to lose the job; sleep 1; kill -9 $PPID
+    run: echo about to lose the job; sleep 5; kill -9 $PPID
 `,
   });
   const child = cliAsync(['run', '--keep-going'], { cwd: ws, env });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  const ids: string[] = [];
-  for (const stage of ['fine', 'lost']) {
-    let id: string | undefined;
-    await until(() => (id = jobOf(ws, stage, 'RUNNING')) !== undefined, 60_000, `${stage} to run`);
-    ids.push(id!);
-  }
+  // Once fisherflow has seen both jobs running (it prints the node), they vanish.
+  await until(() => /start fine on node/.test(out) && /start lost on node/.test(out), 60_000, 'both jobs to run');
+  const ids = ['fine', 'lost'].map((stage) => jobOf(ws, stage)!);
   // As if slurmctld had purged them while they ran.
   writeFileSync(join(wrapDir, 'hide'), ids.join('\n') + '\n');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
