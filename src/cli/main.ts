@@ -1,7 +1,8 @@
 // The `fisherflow` command line: one module per command (src/cli/commands/), registered here;
 // errors are mapped to messages and exit codes in one place (see src/errors.ts).
 import { Command, CommanderError } from 'commander';
-import { FisherflowError, ExitCode } from '../errors.js';
+import { ExitCode } from '../errors.js';
+import { reportError } from './report-error.js';
 import { packageVersion } from '../run/snapshot.js';
 import * as initCmd from './commands/init.js';
 import * as runCmd from './commands/run.js';
@@ -45,12 +46,6 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
       return;
     }
-    if (err instanceof FisherflowError) {
-      process.stderr.write(`fisherflow: ${err.format().replace(/\n/g, '\nfisherflow: ')}\n`);
-      process.exitCode = err.exitCode;
-      return;
-    }
-    process.stderr.write(`fisherflow: internal error: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = ExitCode.internal;
+    reportError(err);
   }
 }

@@ -34,7 +34,8 @@ export function workspaceOptions(o: { set?: string[]; params?: string; store?: s
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'print only one JSON object with the outcome of each stage')
-    .option('-j, --jobs <n>', 'CPU slots (default: number of cores)', wholeNumber('-j', 1))
+    .option('-j, --jobs <n>', 'CPU slots (default: number of cores); with --executor slurm, the most jobs in the Slurm queue (default 100)', wholeNumber('-j', 1))
+    .addOption(new Option('--executor <name>', 'where stages run unless they say otherwise (default: the project config, else local)').choices(['local', 'slurm']))
     .option('--gpus <list>', 'GPU devices, e.g. 0,1 or 0:80GB,1:80GB (default: $FISHERFLOW_GPUS, else nvidia-smi)')
     .option('--jobs-per-gpu <n>', 'stages without gpu_memory that may share one device', wholeNumber('--jobs-per-gpu', 1))
     .option('-k, --keep-going', 'after a failure, keep running stages that do not depend on it');

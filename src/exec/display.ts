@@ -7,7 +7,8 @@
 //
 // The TTY view is drawn with cli-progress (MultiBar): a header line with running / done / cached /
 // failed counts and one bar per running stage (done/total, rate, ETA, devices, last note). Finished
-// stages scroll above the bars as one line each; a failure prints its error and log tail.
+// stages scroll above the bars as one line each; a failure prints its error and log tail. Stages
+// waiting in a batch queue (Slurm) show as queued, with the scheduler's state and reason.
 // Plain mode prints one line per event, and at most one progress line per stage per
 // `progressIntervalMs` (default 5 s). Cached stages are counted in the plan line, not listed.
 import cliProgress from 'cli-progress';
@@ -17,7 +18,8 @@ export type DisplayMode = 'tty' | 'plain' | 'json';
 
 export type DisplayEvent =
   | { type: 'plan'; stages: Array<{ name: string; status: 'stale' | 'cached'; reasons?: StaleReason[] }> }
-  | { type: 'start'; stage: string; gpus: string[]; attempt?: number }
+  | { type: 'queued'; stage: string; detail: string }
+  | { type: 'start'; stage: string; gpus: string[]; attempt?: number; where?: string }
   | { type: 'progress'; stage: string; done: number; total: number; note?: string }
   | { type: 'log'; stage: string; line: string }
   | { type: 'retry'; stage: string; attempt: number; of: number; error: string }
@@ -57,6 +59,10 @@ interface StageView {
   name: string;
   attempt?: number;
   gpus: string[];
+  /** The machine and batch job it runs in, when not this machine. */
+  where?: string;
+  /** Set while it waits in a batch queue: the scheduler's word on it. */
+  queued?: string;
   startedAt: number;
   done: number;
   total: number;
@@ -122,8 +128,16 @@ abstract class BaseDisplay implements Display {
         this.counts.cached = e.stages.length - this.counts.stale;
         this.plan(e);
         return;
+      case 'queued': {
+        const v = this.views.get(e.stage) ?? { name: e.stage, gpus: [], startedAt: now, done: 0, total: 0 };
+        const changed = v.queued !== e.detail;
+        v.queued = e.detail;
+        this.views.set(e.stage, v);
+        if (changed) this.queued(v);
+        return;
+      }
       case 'start': {
-        const v: StageView = { name: e.stage, attempt: e.attempt, gpus: e.gpus, startedAt: now, done: 0, total: 0 };
+        const v: StageView = { name: e.stage, attempt: e.attempt, gpus: e.gpus, where: e.where, startedAt: now, done: 0, total: 0 };
         this.views.set(e.stage, v);
         this.started(v);
         return;
@@ -183,6 +197,7 @@ abstract class BaseDisplay implements Display {
   }
 
   protected abstract plan(e: Extract<DisplayEvent, { type: 'plan' }>): void;
+  protected abstract queued(v: StageView): void;
   protected abstract started(v: StageView): void;
   protected abstract progressed(v: StageView, now: number): void;
   protected abstract logged(stage: string, line: string, v: StageView | undefined): void;
@@ -208,8 +223,12 @@ class PlainDisplay extends BaseDisplay {
     if (staleStages.length > limit) this.write(`  … and ${staleStages.length - limit} more`);
   }
 
+  protected queued(v: StageView): void {
+    this.write(`queued ${v.name}: ${v.queued}`);
+  }
+
   protected started(v: StageView): void {
-    this.write(`start ${v.name}${onDevices(v.gpus)}${v.attempt && v.attempt > 1 ? ` (attempt ${v.attempt})` : ''}`);
+    this.write(`start ${v.name}${onDevices(v.gpus)}${v.where ? ` on ${v.where}` : ''}${v.attempt && v.attempt > 1 ? ` (attempt ${v.attempt})` : ''}`);
   }
 
   protected progressed(v: StageView, now: number): void {
@@ -285,7 +304,8 @@ class TtyDisplay extends BaseDisplay {
     const now = this.now();
     if (!payload.stage) {
       const { total, cached, ran, failed, skipped } = this.counts;
-      const parts = [`${this.views.size} running`, `${ran + cached}/${total || '?'} done`, `${cached} cached`, `${failed} failed`];
+      const waiting = [...this.views.values()].filter((x) => x.queued !== undefined).length;
+      const parts = [`${this.views.size - waiting} running`, ...(waiting ? [`${waiting} queued`] : []), `${ran + cached}/${total || '?'} done`, `${cached} cached`, `${failed} failed`];
       if (skipped > 0) parts.push(`${skipped} skipped`);
       return `fisherflow  ${parts.join(' · ')}  ${fmtDuration((now - this.t0) / 1000)}`;
     }
@@ -293,7 +313,8 @@ class TtyDisplay extends BaseDisplay {
     if (!v) return '';
     const name = v.name.length > 28 ? v.name.slice(0, 27) + '…' : v.name.padEnd(28);
     const elapsed = fmtDuration((now - v.startedAt) / 1000);
-    const dev = (v.gpus.length > 0 ? ` [gpu ${v.gpus.join(',')}]` : '') + (v.attempt && v.attempt > 1 ? ` (attempt ${v.attempt})` : '');
+    if (v.queued !== undefined) return `  ${name} queued ${elapsed}  ${v.queued}`;
+    const dev = (v.gpus.length > 0 ? ` [gpu ${v.gpus.join(',')}]` : '') + (v.where ? ` [${v.where}]` : '') + (v.attempt && v.attempt > 1 ? ` (attempt ${v.attempt})` : '');
     if (v.total > 0) {
       const bar = cliProgress.Format.BarFormat(params.progress, options);
       return `  ${name} ${bar} ${progressText(v, now)}  ${elapsed}${dev}${v.note ? `  ${v.note}` : ''}`;
@@ -314,8 +335,13 @@ class TtyDisplay extends BaseDisplay {
     this.multibar.update();
   }
 
+  protected queued(v: StageView): void {
+    if (!this.bars.has(v.name)) this.bars.set(v.name, this.multibar.create(1, 0, { stage: v.name }));
+    this.multibar.update();
+  }
+
   protected started(v: StageView): void {
-    // A retry starts the same stage again: reuse its bar.
+    // A retry (or a queued stage that starts) starts the same stage again: reuse its bar.
     const old = this.bars.get(v.name);
     if (old) this.multibar.remove(old);
     this.bars.set(v.name, this.multibar.create(1, 0, { stage: v.name }));

@@ -7,10 +7,16 @@
 // Public surface:
 //   execStageFromFile(jobFile, { signal?, onEvent? }): Promise<{ result: JobResult; exitCode: number }>
 //   readJobFile(jobFile): StageJob      validates the shape; errors name the file and field
-// Exit codes for the CLI: 0 succeeded, 1 failed, 130 cancelled. With `resultFile` set in the job,
-// the JobResultRecord is written there as JSON (atomically: temp file + rename).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Exit codes for the CLI: 0 succeeded, 1 failed, 130 cancelled, 128+N stopped by signal N (the
+// `signal` option aborted with the signal's name as its reason: SIGTERM from scancel or from
+// Slurm's --signal before a time limit → 143), so a batch system sees a failure as a failure.
+// With `resultFile` set in the job, the JobResultRecord is written there as JSON atomically (temp
+// file, fsync, rename): a reader on another machine sees the whole record or none. With
+// `progressFile`, the stage's latest progress is written there the same way, at most once a second.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { UserError } from '../errors.js';
+import { StageRunError } from './errors.js';
 import type { JobEvent, JobResult, StageJob } from './executor.js';
 import { runJobOn, toResultRecord } from './local-executor.js';
 
@@ -41,6 +47,8 @@ export function readJobFile(jobFile: string): StageJob {
     need(typeof j.work.inputs === 'object' && j.work.inputs !== null, '"work.inputs" must be an object');
   }
   need(j.gpus === undefined || (Array.isArray(j.gpus) && j.gpus.every((g: unknown) => typeof g === 'string')), '"gpus" must be a list of strings');
+  need(j.env === undefined || (typeof j.env === 'object' && j.env !== null && !Array.isArray(j.env) && Object.values(j.env).every((v) => typeof v === 'string')), '"env" must be a map of strings');
+  for (const k of ['resultFile', 'progressFile']) need(j[k] === undefined || (typeof j[k] === 'string' && j[k] !== ''), `"${k}" must be a non-empty string`);
   return j as StageJob;
 }
 
@@ -58,12 +66,57 @@ export async function execStageFromFile(jobFile: string, opts: { signal?: AbortS
     process.env.FISHERFLOW_DEVICE = gpus.length > 0 ? gpus.join(',') : 'cpu';
   }
   const signal = opts.signal ?? new AbortController().signal;
-  const result = await runJobOn(local, gpus, signal, opts.onEvent ?? (() => {}));
-  if (job.resultFile) {
-    const tmp = `${job.resultFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(toResultRecord(result), null, 2) + '\n');
-    renameSync(tmp, job.resultFile);
+  const progress = job.progressFile ? progressWriter(job.progressFile) : undefined;
+  const onEvent = (e: JobEvent) => {
+    if (e.type === 'progress') progress?.update(e);
+    opts.onEvent?.(e);
+  };
+  let result = await runJobOn(local, gpus, signal, onEvent);
+  progress?.flush();
+  const stopSignal = typeof signal.reason === 'string' && signal.reason.startsWith('SIG') ? signal.reason : null;
+  if (result.status === 'cancelled' && stopSignal) {
+    // Say who stopped it: the record is all the submitting engine will see.
+    const e = result.error;
+    result = { ...result, error: new StageRunError({ stage: job.stage, kind: 'cancelled', message: `stage ${job.stage} was stopped by ${stopSignal}`, signal: stopSignal, logFile: job.logFile, logTail: e?.logTail ?? [] }) };
   }
-  const exitCode = result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? 130 : 1;
+  if (job.resultFile) writeFileAtomic(job.resultFile, JSON.stringify(toResultRecord(result), null, 2) + '\n');
+  const signalNumber = stopSignal ? (constants.signals as Record<string, number>)[stopSignal] : undefined;
+  const exitCode = result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? (signalNumber ? 128 + signalNumber : 130) : 1;
   return { result, exitCode };
+}
+
+/** Temp file beside the target, flushed to disk, renamed over it. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+/** Writes `{done, total, note}` to a file at most once a second (and once more at the end). */
+function progressWriter(file: string): { update(e: { done: number; total: number; note?: string }): void; flush(): void } {
+  let last = 0;
+  let pending: string | null = null;
+  const write = () => {
+    if (pending === null) return;
+    try {
+      writeFileAtomic(file, pending);
+    } catch {
+      // Progress is a courtesy to the display; the stage must not fail for it.
+    }
+    pending = null;
+    last = Date.now();
+  };
+  return {
+    update(e) {
+      pending = JSON.stringify({ done: e.done, total: e.total, ...(e.note !== undefined ? { note: e.note } : {}) });
+      if (Date.now() - last >= 1000) write();
+    },
+    flush: write,
+  };
 }

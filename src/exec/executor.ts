@@ -1,7 +1,7 @@
 // The executor interface: what the run loop needs from "something that runs a stage".
-// LocalExecutor (local-executor.ts) runs on this machine; a Slurm executor could submit
-// `fisherflow exec-stage JOB.json` instead, since a StageJob is plain JSON and carries all a
-// stage needs (see exec-stage.ts).
+// LocalExecutor (local-executor.ts) runs on this machine; SlurmExecutor (slurm/slurm-executor.ts)
+// submits `fisherflow exec-stage JOB.json` as a batch job instead, since a StageJob is plain JSON
+// and carries all a stage needs (see exec-stage.ts).
 import type { PipelineSnapshot, ResourceRequest } from '../stage/api.js';
 import type { StageRunError } from './errors.js';
 
@@ -41,13 +41,20 @@ export interface StageJob {
   gpus?: string[];
   /** exec-stage only: where to write the JobResultRecord as JSON. */
   resultFile?: string;
+  /** exec-stage only: where to keep the stage's latest progress `{done, total, note?}` as JSON. */
+  progressFile?: string;
 }
 
 /** Events a running job streams; shaped like the display's events so they can pass straight on. */
 export type JobEvent =
-  | { type: 'start'; stage: string; gpus: string[] }
+  /** Waiting in a batch queue (not in this engine's own pool): `detail` says where and why, e.g. "Slurm job 12 PENDING (Resources)". */
+  | { type: 'queued'; stage: string; detail: string }
+  /** `where`: the machine and batch job, when not this machine (e.g. "node gpu07, Slurm job 12"). */
+  | { type: 'start'; stage: string; gpus: string[]; where?: string }
   | { type: 'progress'; stage: string; done: number; total: number; note?: string }
-  | { type: 'log'; stage: string; line: string };
+  | { type: 'log'; stage: string; line: string }
+  /** A remark for the user (e.g. a resubmission after a node failure). */
+  | { type: 'note'; stage: string; message: string };
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

@@ -10,7 +10,8 @@ import { deviceEnv, parseMemory } from '../schedule/devices.js';
 import { ResourceError, type Lease, type ResourceNeed, type ResourcePool } from '../schedule/resources.js';
 import type { ResourceRequest } from '../stage/api.js';
 import { describeExit, StageRunError } from './errors.js';
-import type { Executor, JobEvent, JobHandle, JobResult, JobResultRecord, JobStatus, StageJob } from './executor.js';
+import type { Executor, JobEvent, JobHandle, JobResult, JobResultRecord, StageJob } from './executor.js';
+import { jobHandle } from './job-handle.js';
 import { logTail } from './log-file.js';
 import { runBuiltin } from './run-builtin.js';
 import { runCommand } from './run-command.js';
@@ -85,50 +86,24 @@ export class LocalExecutor implements Executor {
   }
 
   submit(job: StageJob, signal?: AbortSignal): JobHandle {
-    const ac = new AbortController();
-    const onOuterAbort = () => ac.abort(signal!.reason);
-    if (signal?.aborted) ac.abort(signal.reason);
-    else signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const listeners = new Set<(e: JobEvent) => void>();
-    let status: JobStatus = 'queued';
-    const emit = (e: JobEvent) => {
-      if (e.type === 'start') status = 'running';
-      for (const l of listeners) l(e);
-    };
-    const t0 = performance.now();
-    const never = (s: JobResult['status'], error: StageRunError): JobResult => ({ stage: job.stage, status: s, seconds: (performance.now() - t0) / 1000, gpus: [], error });
-
-    const done = (async (): Promise<JobResult> => {
+    return jobHandle(job.stage, signal, async (jobSignal, emit) => {
+      const t0 = performance.now();
+      const never = (s: JobResult['status'], error: StageRunError): JobResult => ({ stage: job.stage, status: s, seconds: (performance.now() - t0) / 1000, gpus: [], error });
       let lease: Lease;
       try {
-        lease = await this.pool.acquire(resourceNeed(job.stage, job.resources), ac.signal);
+        lease = await this.pool.acquire(resourceNeed(job.stage, job.resources), jobSignal);
       } catch (err) {
-        if (ac.signal.aborted) return never('cancelled', new StageRunError({ stage: job.stage, kind: 'cancelled', message: `stage ${job.stage} was cancelled before it started` }));
+        if (jobSignal.aborted) return never('cancelled', new StageRunError({ stage: job.stage, kind: 'cancelled', message: `stage ${job.stage} was cancelled before it started` }));
         const message = err instanceof ResourceError || err instanceof Error ? err.message : String(err);
         return never('failed', new StageRunError({ stage: job.stage, kind: 'input', message }));
       }
       try {
         // FISHERFLOW_CPUS: the CPU slots the stage holds, so it can size its thread pools to them.
         const leased: StageJob = { ...job, env: { ...job.env, FISHERFLOW_CPUS: String(lease.cpu) } };
-        return await runJobOn(leased, lease.gpus, ac.signal, emit, this.graceMs);
+        return await runJobOn(leased, lease.gpus, jobSignal, emit, this.graceMs);
       } finally {
         lease.release();
       }
-    })().then((r) => {
-      status = r.status;
-      signal?.removeEventListener('abort', onOuterAbort);
-      return r;
     });
-
-    return {
-      stage: job.stage,
-      get status() { return status; },
-      on(listener) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-      done,
-      cancel: () => ac.abort(new Error('cancelled')),
-    };
   }
 }

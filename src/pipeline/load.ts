@@ -8,6 +8,9 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PACKAGE_ROOT, type StageRegistry } from '../stage/registry.js';
 import { PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
 import { resolvePlugins } from '../stage/plugins.js';
+import type { SlurmJobOptions } from '../exec/slurm/batch-job.js';
+import { parseMemory } from '../schedule/devices.js';
+import { parseTimeLimit } from '../schedule/time-limit.js';
 import { UserError, UserErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from './errors.js';
 import { readSourceDocument, type PathSegment, type SourceDocument } from './source.js';
@@ -47,6 +50,10 @@ export interface StageSpec {
   env: Record<string, string>;
   envFromCaller: string[];
   resources: ResourceRequest;
+  /** `executor:` of the stage, when it names one (else the run's default). Not part of the key. */
+  executor?: 'local' | 'slurm';
+  /** `slurm:` sbatch settings of the stage. Not part of the key. */
+  slurm?: SlurmJobOptions;
   retries: number;
   /** Dotted param names this stage's templates read, with their values. */
   paramsUsed: Record<string, unknown>;
@@ -112,6 +119,8 @@ interface RawStage {
   needs?: string[];
   env?: Record<string, unknown> | string[];
   resources?: ResourceRequest;
+  executor?: 'local' | 'slurm';
+  slurm?: SlurmJobOptions;
   retries?: number;
   foreach?: unknown;
   matrix?: unknown;
@@ -548,6 +557,7 @@ function expandStage(
     }
   }
   if (st.resources === undefined && module === undefined) resources = {};
+  checkClusterResources(resources, source, [...base, 'resources']);
 
   const refs = findArtifactRefs([inputs, command, deps, env]);
   return {
@@ -565,6 +575,8 @@ function expandStage(
     env,
     envFromCaller,
     resources,
+    ...(st.executor ? { executor: st.executor } : {}),
+    ...(st.slurm ? { slurm: st.slurm } : {}),
     retries: st.retries ?? 0,
     paramsUsed,
     refs,
@@ -609,6 +621,20 @@ function inputErrors(errs: ErrorObject[], stage: string, base: PathSegment[], so
 /** Compile a stage's `with:` schema as the engine checks it (the public test helper uses it too). */
 export function compileStageSchema(module: StageModule): ValidateFunction {
   return ajv().compile({ ...module.inputSchema, $id: undefined });
+}
+
+/** `memory` and `time` are free text in the schema: parse them here for a message that says what is expected. */
+function checkClusterResources(r: ResourceRequest, source: SourceDocument, at: PathSegment[]): void {
+  for (const [key, parse] of [['memory', parseMemory], ['time', parseTimeLimit]] as const) {
+    const v = r[key];
+    if (v === undefined) continue;
+    try {
+      parse(v, `resources.${key}`);
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(e.message, source.locate([...at, key]));
+      throw e;
+    }
+  }
 }
 
 function stageValidator(module: StageModule): ValidateFunction {

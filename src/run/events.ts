@@ -5,7 +5,8 @@ export type StageOutcome = 'ran' | 'cached' | 'failed' | 'skipped';
 
 export type RunEvent =
   | { type: 'plan'; stages: Array<{ name: string; status: 'stale' | 'cached'; reasons?: StaleReason[] }> }
-  | { type: 'start'; stage: string; gpus: string[]; attempt?: number }
+  | { type: 'queued'; stage: string; detail: string }
+  | { type: 'start'; stage: string; gpus: string[]; attempt?: number; where?: string }
   | { type: 'progress'; stage: string; done: number; total: number; note?: string }
   | { type: 'log'; stage: string; line: string }
   | { type: 'note'; stage?: string; message: string }

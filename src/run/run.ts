@@ -26,6 +26,7 @@ import type { RemoteFetch } from '../cache/remote/remote-results.js';
 import { UserError, UserErrors } from '../errors.js';
 import type { RunEventSink, StageOutcome } from './events.js';
 import { pipelineSnapshot } from './snapshot.js';
+import { stageExecutors, type ExecutorSettings, type StageExecutors } from './executors.js';
 
 export interface RunOptions {
   force?: boolean | string[];
@@ -42,6 +43,8 @@ export interface RunOptions {
   executor?: Executor;
   /** A shared cache asked for each stale stage's result before it runs. */
   remote?: RemoteFetch;
+  /** Which stages run elsewhere (Slurm): `--executor`, the project config, each stage's `executor:`. */
+  executors?: ExecutorSettings;
 }
 
 export interface StageResult {
@@ -135,13 +138,13 @@ async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSin
   });
 
   const pool = new ResourcePool({ cpuSlots: opts.jobs ?? availableParallelism(), devices: opts.gpus ?? [], jobsPerGpu: opts.jobsPerGpu });
-  const executor = opts.executor ?? new LocalExecutor({ pool });
+  const executors = await stageExecutors(ws, opts.executor ?? new LocalExecutor({ pool }), opts.executors, (message) => emit({ type: 'note', message }));
   // Requests that can never be met fail before anything runs.
   const impossible: UserError[] = [];
   for (const n of ws.dag.order) {
     if (plans.get(n)!.record) continue;
     const spec = ws.pipeline.stages.get(n)!;
-    const msg = executor.check({ stage: n, work: { kind: 'command', command: '' }, cwd: ws.pipeline.dir, resources: spec.resources, logFile: '' });
+    const msg = executors.of(spec).check({ stage: n, work: { kind: 'command', command: '' }, cwd: ws.pipeline.dir, resources: spec.resources, logFile: '' });
     if (msg) impossible.push(new UserError(msg, ws.pipeline.source.locate([...spec.yamlPath, 'resources'])));
   }
   if (impossible.length) throw new UserErrors(impossible);
@@ -158,10 +161,10 @@ async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSin
       }),
     };
   }
-  return execute(ws, plans, pool, executor, opts, emit, t0);
+  return execute(ws, plans, pool, executors, opts, emit, t0);
 }
 
-async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, executor: Executor, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
+async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, executors: StageExecutors, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
   const { pipeline, dag, store } = ws;
   const records = new Map<string, RunRecord>();
   const lockEntries = new Map<string, LockStage>();
@@ -180,7 +183,7 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   // p-queue orders ready stages (critical path first) and bounds how many wait on the pool at
   // once; the pool does the actual admission (CPU slots, devices, memory packing), so the bound
   // leaves room for several memory-packed stages per device.
-  const queue = new PQueue({ concurrency: Math.max(1, pool.cpuSlots + (opts.gpus?.length ?? 0) * Math.max(16, opts.jobsPerGpu ?? 1)) });
+  const queue = new PQueue({ concurrency: Math.max(1, pool.cpuSlots + (opts.gpus?.length ?? 0) * Math.max(16, opts.jobsPerGpu ?? 1) + executors.remoteSlots) });
 
   const remaining = new Map(dag.order.map((n) => [n, dag.upstream.get(n)!.size]));
   let resolveDone!: () => void;
@@ -319,7 +322,7 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
       if (abort.signal.aborted) break;
       const staging = store.staging(name);
       try {
-        const rec = await attemptStage(ws, spec, key, staging, logFile, records, abort.signal, emitStage, executor, opts, snapshotBase, attempt + 1);
+        const rec = await attemptStage(ws, spec, key, staging, logFile, records, abort.signal, emitStage, executors.of(spec), opts, snapshotBase, attempt + 1);
         records.set(name, rec);
         lockEntries.set(name, withOuts(lock, rec));
         store.dropWorkDir(key);

@@ -44,6 +44,10 @@ export interface ResourceRequest {
   gpu?: number | 'optional';
   /** Declared GPU memory per device, e.g. "20GB"; lets small stages share a device. */
   gpu_memory?: string;
+  /** Host memory, e.g. "16GB" or "512MiB" (a cluster executor asks for it: Slurm's --mem). */
+  memory?: string;
+  /** Time limit, e.g. "2h", "90min", "1-12:00:00" (a cluster executor asks for it: Slurm's --time). */
+  time?: string;
 }
 
 /** The device a stage was given. `gpus` is empty for a CPU run. */

@@ -143,6 +143,33 @@ test('tty: a retried stage keeps one bar; notes scroll above', () => {
   assert.match(text, /✓ train 1\.0s/);
 });
 
+test('a batch queue: queued stages show the scheduler\'s state and reason, then the node they run on', async () => {
+  let t = 0;
+  const plain = capture(false);
+  const p = createDisplay({ mode: 'plain', stream: plain, now: () => t });
+  p.handle({ type: 'queued', stage: 'train', detail: 'Slurm job 12 submitted' });
+  p.handle({ type: 'queued', stage: 'train', detail: 'Slurm job 12 PENDING (Resources)' });
+  p.handle({ type: 'queued', stage: 'train', detail: 'Slurm job 12 PENDING (Resources)' });
+  p.handle({ type: 'start', stage: 'train', gpus: [], where: 'node gpu07, Slurm job 12' });
+  p.handle({ type: 'end', stage: 'train', status: 'ran', seconds: 3 });
+  p.close();
+  assert.equal(plain.text, 'queued train: Slurm job 12 submitted\nqueued train: Slurm job 12 PENDING (Resources)\nstart train on node gpu07, Slurm job 12\ndone train in 3.0s\n');
+
+  const out = capture(true);
+  const d = createDisplay({ mode: 'tty', stream: out, now: () => t });
+  d.handle({ type: 'queued', stage: 'fim@a', detail: 'Slurm job 7 PENDING (Priority)' });
+  d.handle({ type: 'queued', stage: 'fim@b', detail: 'Slurm job 8 PENDING (Resources)' });
+  d.handle({ type: 'start', stage: 'fim@b', gpus: [], where: 'node gpu07, Slurm job 8' });
+  t = 3000;
+  await sleep(450);
+  // eslint-disable-next-line no-control-regex
+  const frame = out.text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  d.close();
+  assert.match(frame, /fisherflow  1 running · 1 queued · /);
+  assert.match(frame, /fim@a\s+queued 3\.0s  Slurm job 7 PENDING \(Priority\)/);
+  assert.match(frame, /fim@b\s+running 3\.0s \[node gpu07, Slurm job 8\]/);
+});
+
 test('fmtDuration', () => {
   assert.deepEqual([0.25, 12.4, 75, 3725].map(fmtDuration), ['0.3s', '12s', '1m15s', '1h02m']);
 });

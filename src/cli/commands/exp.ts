@@ -55,14 +55,16 @@ export function register(program: Command): void {
 
 export async function expRun(
   file: string | undefined,
-  o: { set: string[]; params?: string; name?: string; force?: boolean; json?: boolean; jobs?: number; gpus?: string; jobsPerGpu?: number; keepGoing?: boolean; store?: string },
+  o: { set: string[]; params?: string; name?: string; force?: boolean; json?: boolean; jobs?: number; gpus?: string; jobsPerGpu?: number; keepGoing?: boolean; store?: string; executor?: string },
 ): Promise<void> {
-  const [{ detectGpus }, { createRunDisplay }, { runExperiment }, { formatValue }] = await Promise.all([
+  const [{ detectGpus }, { createRunDisplay }, { runExperiment }, { formatValue }, { executorSettings }] = await Promise.all([
     import('../../schedule/devices.js'),
     import('../display.js'),
     import('../../experiments/run-experiment.js'),
     import('../../experiments/diff.js'),
+    import('../../run/executors.js'),
   ]);
+  const executors = executorSettings(projectRoot(dirname(resolve(file ?? defaultPipelineFile()))), o);
   const gpus = await detectGpus({ flag: o.gpus });
   const display = createRunDisplay(o.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
   const notes: string[] = [];
@@ -74,7 +76,8 @@ export async function expRun(
       store: o.store,
       name: o.name,
       replace: Boolean(o.force),
-      jobs: o.jobs,
+      jobs: executors.jobs,
+      executors,
       gpus: gpus.devices,
       jobsPerGpu: o.jobsPerGpu,
       keepGoing: o.keepGoing,

@@ -24,6 +24,7 @@ export interface RunCommandOptions {
   remote?: string | boolean;
   /** --push / --no-push (default: remote.push in the config). */
   push?: boolean;
+  executor?: string;
 }
 
 export function register(program: Command): void {
@@ -43,13 +44,14 @@ export function register(program: Command): void {
 
 export async function runCommand(file: string | undefined, o: RunCommandOptions): Promise<void> {
   const started = performance.now();
-  const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { fastPathArgs, tryFastPath, saveFastPath }, { WorkspaceLock }] = await Promise.all([
+  const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { fastPathArgs, tryFastPath, saveFastPath }, { WorkspaceLock }, { executorSettings }] = await Promise.all([
     import('../../run/run.js'),
     import('../../run/summary.js'),
     import('../../schedule/devices.js'),
     import('../display.js'),
     import('../../run/fast-path.js'),
     import('../../cache/workspace-lock.js'),
+    import('../../run/executors.js'),
   ]);
   const fastArgs = fastPathArgs(file, o);
   const useFastPath = !o.force && !o.dryRun;
@@ -72,6 +74,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     }
   }
   const ws = await openWorkspace(file, workspaceOptions(o));
+  const executors = executorSettings(ws.root, o);
   const gpus = await detectGpus({ flag: o.gpus });
   const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
   if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw new UserError(`--force: unknown stage '${f}'`);
@@ -82,7 +85,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   // The shared remote cache, when one is configured (src/cache/remote/): asked before a stale stage runs.
   const shared = o.dryRun ? undefined : (await import('../remote-options.js')).runRemote(ws.root, ws.store, o, (stage, message) => display.handle({ type: 'note', stage, message }));
   try {
-    const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: o.jobs, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle, remote: shared?.results });
+    const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: executors.jobs, executors, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle, remote: shared?.results });
     display.close();
     const pushed = shared?.push && !res.interrupted ? await pushComputed(shared, res, o.json) : true;
     if (o.json) {
