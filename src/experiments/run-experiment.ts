@@ -89,6 +89,7 @@ export function restoreWorkspaceOutputs(ws: Workspace, note: (msg: string) => vo
     const rec = ws.store.readRecord(entry.key);
     if (!rec || ws.store.verify(rec)) continue;
     for (const [out, o] of Object.entries(rec.outputs)) {
+      if (o.stored === false) continue; // `cache: false`: nothing in the store to put back
       const dest = join(ws.pipeline.dir, o.path);
       let current: string | undefined;
       try {

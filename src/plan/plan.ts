@@ -78,6 +78,9 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
     upstream: upstreamHashes,
     env,
     outs: spec.outs,
+    // Only when declared, so that stages without `params:` keep the keys they always had.
+    ...(hasKeys(spec.paramsDeclared) ? { params: spec.paramsDeclared } : {}),
+    ...(spec.uncached.length ? { uncached: spec.uncached } : {}),
   };
   const key = sha256(canonicalJson(keyed));
   // Fields in sorted order, as the lock file lists them: its writer then copies nothing.
@@ -116,6 +119,8 @@ export interface StagePlan {
 export interface PlanOptions {
   /** true: force every stage; a list: force these (and so their dependents rerun). */
   force?: boolean | string[];
+  /** Plan only these stages (closed upstream: see upstreamClosure), e.g. the targets of `run X`. */
+  only?: ReadonlySet<string>;
 }
 
 function changeOf(inOld: boolean, inNew: boolean): ChangeKind {
@@ -136,7 +141,8 @@ export function explainChange(prev: LockStage | undefined, cur: LockStage | unde
   let paramChanged = false;
   for (const k of new Set([...Object.keys(pp), ...Object.keys(cp)])) {
     if (canonicalJson(pp[k]) !== canonicalJson(cp[k])) {
-      reasons.push({ kind: 'param', name: k, from: pp[k], to: cp[k] });
+      const file = spec.paramSources[k];
+      reasons.push(file ? { kind: 'params-file', file, name: k, from: pp[k], to: cp[k] } : { kind: 'param', name: k, from: pp[k], to: cp[k] });
       paramChanged = true;
     }
   }
@@ -179,22 +185,32 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
     return p && p.status === 'up-to-date' ? p.record : undefined;
   };
   for (const name of ws.dag.order) {
+    if (opts.only && !opts.only.has(name)) continue;
     const spec = ws.pipeline.stages.get(name)!;
     // The previous lock is read only to explain a stale stage (parsing it costs when all are cached).
     const previous = () => ws.previousLock?.stages[name];
+    if (spec.frozen && previous()) {
+      plans.set(name, planFrozen(ws, spec, previous()!, upstream));
+      continue;
+    }
     const km = computeKey(ws, spec, upstream);
     if ('waitingFor' in km) {
       plans.set(name, { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) });
       continue;
     }
-    if (forced(name)) {
-      plans.set(name, { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock });
+    if (forced(name) || spec.alwaysRun) {
+      plans.set(name, { name, status: 'stale', key: km.key, reasons: [forced(name) ? { kind: 'forced' } : { kind: 'always-run' }], lock: km.lock });
       continue;
     }
     const record = ws.store.readRecord(km.key);
     const damage = record ? ws.store.verify(record) : null;
-    if (record && !damage) {
+    const uncached = record && !damage ? uncachedOutputChanges(ws, spec, record) : [];
+    if (record && !damage && uncached.length === 0) {
       plans.set(name, { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock });
+      continue;
+    }
+    if (uncached.length) {
+      plans.set(name, { name, status: 'stale', key: km.key, reasons: uncached, lock: km.lock });
       continue;
     }
     const prev = previous();
@@ -208,11 +224,46 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
   return plans;
 }
 
+/**
+ * A frozen stage keeps the result its lock entry names, whatever changed; the reasons it would
+ * otherwise rerun are shown under `frozen`. Without that result in the store it cannot run
+ * (the run refuses, see runPipeline), and is stale.
+ */
+function planFrozen(ws: Workspace, spec: StageSpec, prev: LockStage, upstream: UpstreamLookup): StagePlan {
+  const name = spec.name;
+  const record = ws.store.readRecord(prev.key);
+  const damage = record ? ws.store.verify(record) : null;
+  if (!record || damage) return { name, status: 'stale', key: prev.key, reasons: [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }] };
+  let would: StaleReason[];
+  try {
+    const km = computeKey(ws, spec, upstream);
+    would = 'waitingFor' in km ? explainChange(prev, undefined, spec, km.waitingFor) : km.key === prev.key ? [] : explainChange(prev, km.lock, spec, []);
+  } catch (e) {
+    // A dep that is gone does not matter to a stage that will not run.
+    if (!(e instanceof UserError)) throw e;
+    would = [{ kind: 'definition' }];
+  }
+  return { name, status: 'up-to-date', key: prev.key, reasons: would.length ? [{ kind: 'frozen', reasons: would }] : [], record, lock: prev };
+}
+
+/** `cache: false` outputs of a result that are missing from the workspace or differ from what the stage wrote. */
+export function uncachedOutputChanges(ws: Workspace, spec: StageSpec, record: RunRecord): StaleReason[] {
+  const out: StaleReason[] = [];
+  for (const name of spec.uncached) {
+    const rel = spec.outs[name];
+    const abs = join(ws.pipeline.dir, rel);
+    if (!existsSync(abs)) out.push({ kind: 'uncached-output', path: rel, change: 'missing' });
+    else if (hashPath(abs, ws.statCache).hash !== record.outputs[name]?.hash) out.push({ kind: 'uncached-output', path: rel, change: 'changed' });
+  }
+  return out;
+}
+
 /** Workspace outputs of a cached command stage that are missing or differ from the store. */
 export function outputsToRestore(ws: Workspace, spec: StageSpec, record: RunRecord): string[] {
   if (spec.kind !== 'command') return [];
   const out: string[] = [];
   for (const [name, rel] of Object.entries(spec.outs)) {
+    if (spec.uncached.includes(name)) continue; // not in the store
     const abs = join(ws.pipeline.dir, rel);
     const want = record.outputs[name]?.hash;
     try {

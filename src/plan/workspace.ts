@@ -9,6 +9,7 @@ import { StatCache } from '../cache/hash.js';
 import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { StageRegistry } from '../stage/registry.js';
 import { UserError } from '../errors.js';
+import { recoverParamsFiles } from '../run/effective-params.js';
 
 export interface Workspace {
   pipeline: Pipeline;
@@ -29,7 +30,11 @@ export interface WorkspaceOptions {
   paramsFile?: string;
   store?: string;
   env?: NodeJS.ProcessEnv;
+  /** Where the pipeline's warnings go (default: stderr, as `fisherflow: warning: ...`). */
+  warn?: (warning: UserError) => void;
 }
+
+export const printWarning = (w: UserError) => process.stderr.write(`fisherflow: warning: ${w.format().replace(/\n/g, '\nfisherflow: ')}\n`);
 
 export function projectRoot(start: string): string {
   let dir = resolve(start);
@@ -57,7 +62,10 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
   if (!existsSync(pipelineFile)) throw new UserError(`pipeline file not found: ${file}`);
   const registry = StageRegistry.fromEnvironment(env);
   const root = projectRoot(dirname(pipelineFile));
+  // A run that died while params files held its --set values: put the user's text back first.
+  recoverParamsFiles(root);
   const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile, cacheDir: join(root, '.fisherflow', 'parsed') });
+  for (const w of pipeline.warnings) (opts.warn ?? printWarning)(w);
   const dag = buildDag(pipeline);
   const storeRoot = storeRootFor(root, opts.store, env);
   const lockPath = lockPathFor(pipelineFile);

@@ -14,8 +14,9 @@ import type { RunRecord } from '../cache/store.js';
 import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
 import { defaultPipelineFile, projectRoot, type Workspace } from '../plan/workspace.js';
 import { packageVersion } from './snapshot.js';
+import { DEFAULT_PARAMS_FILE } from '../pipeline/params-files.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 export interface FastPathArgs {
   pipelineFile: string;
@@ -26,8 +27,8 @@ export interface FastPathArgs {
   env: NodeJS.ProcessEnv;
 }
 
-/** [path, kind, size, mtimeMs, inode]; kind 'f' file, 'd' folder (its mtime changes when entries come or go). */
-type Watched = [string, 'f' | 'd', number, number, number];
+/** [path, kind, size, mtimeMs, inode]; kind 'f' file, 'd' folder (its mtime changes when entries come or go), 'a' absent (must stay so). */
+type Watched = [string, 'f' | 'd' | 'a', number, number, number];
 
 interface FastPathFile {
   format: number;
@@ -105,8 +106,10 @@ export function tryFastPath(args: FastPathArgs): FastPathHit | null {
     try {
       st = lstatSync(path);
     } catch {
+      if (kind === 'a') continue;
       return null;
     }
+    if (kind === 'a') return null;
     if (st.mtimeMs !== mtime || st.ino !== ino) return null;
     if (kind === 'f' ? !st.isFile() || st.size !== size : !st.isDirectory()) return null;
   }
@@ -124,7 +127,12 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
   const watched: Watched[] = [];
   const env: Record<string, string | null> = {};
   const ok = (() => {
-    for (const p of [ws.pipeline.file, ws.lockPath, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : [])]) {
+    // A stage that runs every time is never all cached.
+    if (ws.dag.order.some((n) => ws.pipeline.stages.get(n)!.alwaysRun)) return false;
+    const paramsFiles = ws.pipeline.paramsFiles.files.map((f) => join(ws.pipeline.dir, f.name));
+    // A params.yaml that appears later changes the params.
+    if (!existsSync(join(ws.pipeline.dir, DEFAULT_PARAMS_FILE))) watched.push([join(ws.pipeline.dir, DEFAULT_PARAMS_FILE), 'a', 0, 0, 0]);
+    for (const p of [ws.pipeline.file, ws.lockPath, ...paramsFiles, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : [])]) {
       if (!watchTree(p, watched)) return false;
     }
     // Engine and stage code: any rebuild or edit shows up as a changed mtime.
