@@ -16,6 +16,8 @@ export interface ReportModel {
   overlapSets: OverlapSet[];
   models: TrainedModel[];
   pipeline?: PipelineSnapshot;
+  /** Sections drawn elsewhere (plots.ts), placed before the pipeline section. */
+  extraSections?: Array<{ id: string; label: string; html: string }>;
 }
 
 export interface RenderedReport {
@@ -316,7 +318,7 @@ export function renderReport(model: ReportModel): RenderedReport {
       `overlap${s.name ? `-${s.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}` : i > 0 ? `-${i}` : ''}`,
       s.name ? `Overlap — ${s.name}` : 'Overlap',
     ]);
-  navTargets.push(['training', 'Training'], ['pipeline', 'Pipeline']);
+  navTargets.push(['training', 'Training'], ...(model.extraSections ?? []).map((s) => [s.id, s.label]), ['pipeline', 'Pipeline']);
   const nav = html('nav', {}, navTargets.map(([id, label]) => html('a', { href: `#${id}` }, escapeXml(label!))));
   const subtitle = model.pipeline ? html('p', { class: 'sub' }, `Fisherflow report for ${html('code', {}, escapeXml(model.pipeline.file))}`) : '';
 
@@ -331,7 +333,7 @@ export function renderReport(model: ReportModel): RenderedReport {
     ]),
     html('body', {}, html('main', {}, [
       html('header', {}, [html('h1', {}, escapeXml(model.title)), subtitle, nav]),
-      ...overlapSections, training, pipeline,
+      ...overlapSections, training, ...(model.extraSections ?? []).map((s) => s.html), pipeline,
     ])),
   ]) + '\n';
   return { html: doc, figures, notebookLines: lines };

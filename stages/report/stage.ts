@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, PATH_KEYWORD } from 'fisherflow';
 import { renderReport } from './page.js';
+import { plotsInputSchema, plotsSection, type ReportPlot } from './plots.js';
 import { readOverlapFile, readTrainMetrics, type OverlapSet, type TrainedModel } from './report-data.js';
 
 export interface ReportInputs {
@@ -15,6 +16,8 @@ export interface ReportInputs {
   overlaps?: Record<string, string>;
   /** Model name → the train stage's metrics.json. */
   training?: Record<string, string>;
+  /** Plot files (loss curves, ROC, confusion matrices) drawn as `fisherflow plots` draws them. */
+  plots?: ReportPlot[];
   title?: string;
 }
 
@@ -23,7 +26,7 @@ const pathInput = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
 const stage = defineStage<ReportInputs>({
   stageApiVersion: 1,
   type: 'report',
-  description: 'Self-contained HTML report (inline SVG): overlap table, pairwise heatmap, per-layer overlap, training curves, DAG, params, versions and lock keys.',
+  description: 'Self-contained HTML report (inline SVG): overlap table, pairwise heatmap, per-layer overlap, training curves, plots, DAG, params, versions and lock keys.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
@@ -39,6 +42,7 @@ const stage = defineStage<ReportInputs>({
         description: 'Model name → metrics.json written by the train stage.',
         additionalProperties: pathInput,
       },
+      plots: plotsInputSchema,
       title: { type: 'string', description: 'Heading of the report.', default: 'Fisher overlap report' },
     },
   },
@@ -67,7 +71,9 @@ const stage = defineStage<ReportInputs>({
       name, file, metrics: readTrainMetrics(file, `training.${name}`),
     }));
 
-    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline });
+    const plots = await plotsSection(inputs.plots ?? []);
+    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline, extraSections: plots ? [plots] : [] });
+    Object.assign(report.figures, plots?.figures);
     writeFileSync(join(ctx.outDir, 'report.html'), report.html);
     const figureDir = join(ctx.outDir, 'figures');
     mkdirSync(figureDir, { recursive: true });
