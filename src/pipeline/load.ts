@@ -344,7 +344,8 @@ function describe(path: PathSegment[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function variantLabel(v: unknown): string {
+/** How a foreach/matrix value names its member (`NAME@LABEL`): a scalar itself; a map its name, id or key field, else its first scalar. */
+export function variantLabel(v: unknown): string {
   if (v === null || typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return v.map(variantLabel).join('-');
   const o = v as Record<string, unknown>;
@@ -629,7 +630,7 @@ function expandStage(
       }
     }
     plots = resolvePlots(plotsRaw, outs, false, (i) => source.locate([...base, 'plots', i]));
-    for (const p of plots) if (outs[p.output] === undefined) outs[p.output] = p.output;
+    for (const f of plots.flatMap((p) => p.files)) if (outs[f.output] === undefined) outs[f.output] = f.output;
     for (const [name, p] of Object.entries(outs)) {
       if (isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
         throw new UserError(`outs: '${p}' must be a path inside the workspace (relative, without '..')`, source.locate([...base, 'outs']));

@@ -7,16 +7,21 @@ import { outputHolding } from './output-files.js';
 
 export type PlotTemplate = 'line' | 'scatter' | 'bar' | 'confusion' | 'image';
 
-/** As written in the YAML. */
-export type RawPlot = string | { file: string; x?: string; y?: string | string[]; template?: Exclude<PlotTemplate, 'image'>; title?: string; x_label?: string; y_label?: string };
+/** As written in the YAML (`file` may list several files: drawn in one chart, as train and test curves). */
+export type RawPlot = string | { file: string | string[]; x?: string; y?: string | string[]; template?: Exclude<PlotTemplate, 'image'>; title?: string; x_label?: string; y_label?: string };
 
-export interface PlotSpec {
+export interface PlotFile {
   /** The output holding the file. */
   output: string;
   /** The file's path inside that output's folder ('' when the output is the file). */
   sub: string;
   /** As written: a command stage's workspace path, or a built-in's output name or path. */
   file: string;
+}
+
+export interface PlotSpec {
+  /** The files drawn in this chart (one series or more each). */
+  files: PlotFile[];
   x?: string;
   y?: string[];
   template: PlotTemplate;
@@ -35,15 +40,17 @@ const IMAGE_RE = /\.(png|jpe?g|gif|svg|webp)$/i;
 export function resolvePlots(raw: RawPlot[], outs: Record<string, string>, builtin: boolean, locate: (index: number) => SourceLocation): PlotSpec[] {
   return raw.map((entry, i) => {
     const e = typeof entry === 'string' ? { file: entry } : entry;
-    const file = e.file.replace(/^\.\//, '').replace(/\/+$/, '');
-    const held = outputHolding(outs, file);
-    if (!held && builtin) throw new UserError(`plots: '${e.file}' is not an output of this stage, nor a file inside one (outputs: ${Object.entries(outs).map(([k, p]) => `${k} (${p})`).join(', ')})`, locate(i));
-    const { output, sub } = held ?? { output: file, sub: '' };
-    const image = IMAGE_RE.test(file);
-    if (image && typeof entry === 'object' && (entry.x || entry.y || entry.template)) {
-      throw new UserError(`plots: '${e.file}' is an image; x, y and template are for data files (JSON, CSV, TSV)`, locate(i));
+    const files = (Array.isArray(e.file) ? e.file : [e.file]).map((written): PlotFile => {
+      const file = written.replace(/^\.\//, '').replace(/\/+$/, '');
+      const held = outputHolding(outs, file);
+      if (!held && builtin) throw new UserError(`plots: '${written}' is not an output of this stage, nor a file inside one (outputs: ${Object.entries(outs).map(([k, p]) => `${k} (${p})`).join(', ')})`, locate(i));
+      return { ...(held ?? { output: file, sub: '' }), file: written };
+    });
+    const images = files.filter((f) => IMAGE_RE.test(f.file)).length;
+    if (images && (files.length > 1 || (typeof entry === 'object' && (entry.x || entry.y || entry.template)))) {
+      throw new UserError(`plots: '${files[0].file}' is an image: give it alone, without x, y and template (those are for data files: JSON, CSV, TSV)`, locate(i));
     }
-    const spec: PlotSpec = { output, sub, file: e.file, template: image ? 'image' : (e as { template?: PlotTemplate }).template ?? 'line' };
+    const spec: PlotSpec = { files, template: images ? 'image' : (e as { template?: PlotTemplate }).template ?? 'line' };
     const o = e as Exclude<RawPlot, string>;
     if (o.x !== undefined) spec.x = o.x;
     if (o.y !== undefined) spec.y = Array.isArray(o.y) ? o.y : [o.y];

@@ -14,6 +14,8 @@ export type TemplateSegment = { kind: 'name'; value: string } | { kind: 'expr'; 
 export interface TemplateExpr {
   text: string;
   segments: TemplateSegment[];
+  /** `${{ x | raw }}`: pasted into a command as shell text, unquoted. */
+  raw?: boolean;
 }
 
 const TEMPLATE_RE = /\$\{\{([\s\S]*?)\}\}/g;
@@ -70,6 +72,14 @@ export function parseExpression(text: string): TemplateExpr {
   return { text: src, segments };
 }
 
+/** The inside of `${{ ... }}`: an expression, optionally followed by the filter `| raw`. */
+export function parseTemplate(inner: string): TemplateExpr {
+  const bar = /\|\s*([A-Za-z]*)\s*$/.exec(inner);
+  if (!bar) return parseExpression(inner);
+  if (bar[1] !== 'raw') throw new TemplateSyntaxError(`unknown filter '${bar[1]}' in '${inner.trim()}'; the only filter is '| raw' (in run:)`);
+  return { ...parseExpression(inner.slice(0, bar.index)), raw: true };
+}
+
 export type Evaluate = (expr: TemplateExpr) => unknown;
 
 /** Substitute every template in a string. */
@@ -78,10 +88,10 @@ export function renderString(s: string, evaluate: Evaluate): unknown {
   const matches = [...s.matchAll(TEMPLATE_RE)];
   if (matches.length === 0) return s;
   if (matches.length === 1 && matches[0][0] === s.trim() && s.trim() === s) {
-    return evaluate(parseExpression(matches[0][1]));
+    return evaluate(parseTemplate(matches[0][1]));
   }
   return s.replace(TEMPLATE_RE, (_m, inner: string) => {
-    const v = evaluate(parseExpression(inner));
+    const v = evaluate(parseTemplate(inner));
     if (v !== null && typeof v === 'object') {
       throw new TemplateSyntaxError(`'${inner.trim()}' is a ${Array.isArray(v) ? 'list' : 'map'}; it can only be used as a whole value, not inside a string`);
     }

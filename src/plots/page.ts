@@ -24,12 +24,12 @@ async function figure(d: PlotData, notes: string[]): Promise<string> {
   const parts: string[] = [`<h2>${escapeHtml(title)}</h2>`, `<p class="where">${escapeHtml(plot.label)} · stage ${escapeHtml(plot.stage)}</p>`];
   if (plot.spec.template === 'image') {
     const type = IMAGE_TYPES[extname(plot.label).toLowerCase()] ?? 'application/octet-stream';
-    for (const s of d.sources) parts.push(`<figure><img alt="${escapeHtml(`${plot.label} (${s.label})`)}" src="data:${type};base64,${s.bytes.toString('base64')}"><figcaption>${escapeHtml(s.label)}</figcaption></figure>`);
+    for (const s of d.sources) parts.push(`<figure><img alt="${escapeHtml(`${s.file} (${s.label})`)}" src="data:${type};base64,${s.bytes.toString('base64')}"><figcaption>${escapeHtml(s.label)}</figcaption></figure>`);
   } else if (d.sources.length) {
     const sources: PlotSource[] = [];
     for (const s of d.sources) {
       try {
-        sources.push({ label: s.label, rows: parsePlotRows(s.bytes.toString('utf8'), plot.label, `${plot.label} (${s.label})`) });
+        sources.push({ label: s.label, rows: parsePlotRows(s.bytes.toString('utf8'), s.file, `${s.file} (${s.label})`) });
       } catch (e) {
         notes.push((e as Error).message);
       }

@@ -4,7 +4,7 @@
 // upstream rerun that reproduces the same bytes leaves its dependents cached.
 import { existsSync, rmSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { copyPath, makeWritable, type OutputRecord, type RunRecord } from '../cache/store.js';
 import { hashPath } from '../cache/hash.js';
@@ -414,8 +414,11 @@ async function attemptStage(
     const { command } = resolveInputs(ws, spec, records, true);
     // Old outputs must not pass for new ones (unless the stage asks to keep them: `persist`).
     for (const [name, rel] of Object.entries(spec.outs)) {
-      if (spec.persist.includes(name)) continue;
       const abs = join(pipeline.dir, rel);
+      // The folder an output goes in exists when the command starts (stages run in parallel, so
+      // one cannot count on another having made it).
+      mkdirSync(dirname(abs), { recursive: true });
+      if (spec.persist.includes(name)) continue;
       makeWritable(abs);
       rmSync(abs, { recursive: true, force: true });
       ws.statCache.forget(abs);
