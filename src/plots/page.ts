@@ -18,12 +18,14 @@ export interface PlotsPage {
   notes: string[];
 }
 
-async function figure(d: PlotData, notes: string[]): Promise<string> {
+/** One plot's section; `drawn` counts the figures that did draw. */
+async function figure(d: PlotData, notes: string[], drawn: { count: number }): Promise<string> {
   const { plot } = d;
   const title = plot.spec.title ?? plot.label;
   const parts: string[] = [`<h2>${escapeHtml(title)}</h2>`, `<p class="where">${escapeHtml(plot.label)} · stage ${escapeHtml(plot.stage)}</p>`];
   if (plot.spec.template === 'image') {
     const type = IMAGE_TYPES[extname(plot.label).toLowerCase()] ?? 'application/octet-stream';
+    if (d.sources.length) drawn.count++;
     for (const s of d.sources) parts.push(`<figure><img alt="${escapeHtml(`${s.file} (${s.label})`)}" src="data:${type};base64,${s.bytes.toString('base64')}"><figcaption>${escapeHtml(s.label)}</figcaption></figure>`);
   } else if (d.sources.length) {
     const sources: PlotSource[] = [];
@@ -38,6 +40,7 @@ async function figure(d: PlotData, notes: string[]): Promise<string> {
       try {
         const svg = await renderSvg(plotSpec({ ...plot.spec, template: plot.spec.template }, sources, plot.label));
         parts.push(`<figure class="chart">${svg}</figure>`);
+        drawn.count++;
       } catch (e) {
         notes.push(`${plot.label}: ${(e as Error).message}`);
       }
@@ -54,8 +57,8 @@ async function figure(d: PlotData, notes: string[]): Promise<string> {
 export async function renderPlotsPage(title: string, subtitle: string, data: PlotData[]): Promise<PlotsPage> {
   const notes: string[] = [];
   const sections: string[] = [];
-  for (const d of data) sections.push(await figure(d, notes));
-  const drawn = data.filter((d) => d.sources.length).length;
+  const drawn = { count: 0 };
+  for (const d of data) sections.push(await figure(d, notes, drawn));
   const body = data.length ? sections.join('\n') : '<p class="missing">No stage declares plots (add `plots: [file]` to a stage).</p>';
   const html = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -75,5 +78,5 @@ figcaption { color: #555; font-size: 12.5px; }
 ${body}
 </main></body></html>
 `;
-  return { html, drawn, notes };
+  return { html, drawn: drawn.count, notes };
 }
