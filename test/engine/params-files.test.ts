@@ -80,6 +80,11 @@ test('--set on a params-file key reaches the script through the file, which is p
   assert.deepEqual(ran(runJson(dir, ['--set', 'prepare.seed=7'])), []);
   assert.deepEqual(ran(runJson(dir)), []);
   assert.equal(readFileSync(join(dir, 'prepared.txt'), 'utf8'), '1\n');
+  // A failing command: the file is put back all the same.
+  writeFileSync(join(dir, 'fisherflow.yaml'), PIPELINE.replace('> prepared.txt', '> prepared.txt; exit 3'));
+  assert.equal(ff(dir, 'run', '--set', 'prepare.seed=8').code, 1);
+  assert.equal(readFileSync(join(dir, 'params.yaml'), 'utf8'), PARAMS);
+  writeFileSync(join(dir, 'fisherflow.yaml'), PIPELINE);
   // A run that died while the file held its values: the next command puts the user's text back.
   const backup = join(dir, '.fisherflow', 'params-backup');
   mkdirSync(backup, { recursive: true });

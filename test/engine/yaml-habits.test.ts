@@ -53,6 +53,8 @@ stages:
   c:
     run: "true"
     always_changed: true
+    desc: a stage
+    wdir: sub
 `,
   });
   const r = cli(['status'], { cwd: ws });
@@ -63,6 +65,8 @@ stages:
     "fisherflow: fisherflow.yaml:4:5: unknown key 'cmd' (did you mean 'run'?)",
     "fisherflow: fisherflow.yaml:7:5: unknown key 'do': fisherflow's foreach takes the stage body directly",
     "fisherflow: fisherflow.yaml:11:5: unknown key 'always_changed' (did you mean 'always_run'?)",
+    "fisherflow: fisherflow.yaml:12:5: unknown key 'desc' (did you mean 'description'?)",
+    "fisherflow: fisherflow.yaml:13:5: unknown key 'wdir': commands run in the pipeline file's folder",
   ].map((l) => l.replace('fisherflow.yaml', join(ws, 'fisherflow.yaml'))));
   assert.match(r.stderr, /hint: move the keys under `do:` up, beside `foreach:`/);
 });
