@@ -34,7 +34,9 @@ export interface WorkspaceOptions {
   warn?: (warning: UserError) => void;
 }
 
-export const printWarning = (w: UserError) => process.stderr.write(`fisherflow: warning: ${w.format().replace(/\n/g, '\nfisherflow: ')}\n`);
+/** A warning's text (`UserError.format()`) on stderr, as the CLI prints warnings. */
+export const printWarningText = (text: string) => process.stderr.write(`fisherflow: warning: ${text.replace(/\n/g, '\nfisherflow: ')}\n`);
+export const printWarning = (w: UserError) => printWarningText(w.format());
 
 export function projectRoot(start: string): string {
   let dir = resolve(start);

@@ -37,11 +37,14 @@ interface FastPathFile {
   watched: Watched[];
   stages: Array<{ name: string; key: string }>;
   summary: string[];
+  /** The pipeline's warnings, formatted: a hit repeats them as a full load would. */
+  warnings: string[];
 }
 
 export interface FastPathHit {
   stages: Array<{ name: string; key: string }>;
   summary: string[];
+  warnings: string[];
 }
 
 function argsKey(a: FastPathArgs): string {
@@ -113,7 +116,7 @@ export function tryFastPath(args: FastPathArgs): FastPathHit | null {
     if (st.mtimeMs !== mtime || st.ino !== ino) return null;
     if (kind === 'f' ? !st.isFile() || st.size !== size : !st.isDirectory()) return null;
   }
-  return { stages: snap.stages, summary: snap.summary };
+  return { stages: snap.stages, summary: snap.summary, warnings: snap.warnings ?? [] };
 }
 
 /**
@@ -181,6 +184,7 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
     watched,
     stages: ws.dag.order.map((n) => ({ name: n, key: records.get(n)!.key })),
     summary,
+    warnings: ws.pipeline.warnings.map((w) => w.format()),
   };
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;

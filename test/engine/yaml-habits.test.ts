@@ -89,4 +89,6 @@ stages:
   assert.match(r.stderr, /warning: .*fisherflow\.yaml:7:10: stage 's': '\$\{limit\}', '\$\{item\}' in run: are expanded by bash \(to nothing, unless the environment sets it\), not by fisherflow/);
   assert.match(r.stderr, /hint: for fisherflow's value, write \$\{\{ params\.limit \}\}, \$\{\{ item \}\}/);
   assert.doesNotMatch(r.stderr, /MODE|HOME/, 'declared env vars and other shell variables are left alone');
+  // Said again when nothing changed (the no-op fast path answers without loading the file).
+  assert.match(cli(['status'], { cwd: ws }).stderr, /warning: .*'\$\{limit\}', '\$\{item\}' in run:/);
 });

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
-import { openWorkspace, projectRoot } from '../../plan/workspace.js';
+import { openWorkspace, printWarningText, projectRoot } from '../../plan/workspace.js';
 import { formatReasons } from '../../plan/reasons.js';
 import { addPipelineOptions, addRemoteOption, addRunOptions, pipelineAndTargets, resolveTargets, workspaceOptions } from '../options.js';
 import { onInterrupt } from '../interrupt.js';
@@ -60,6 +60,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
   if (useFastPath) {
     const hit = tryFastPath(fastArgs);
     if (hit) {
+      hit.warnings.forEach(printWarningText);
       const root = projectRoot(dirname(fastArgs.pipelineFile));
       // Nothing changed since the last successful run: every stage is cached. Still respect
       // another run in progress.

@@ -1,7 +1,7 @@
 // `fisherflow status`: every stage up to date or stale, and for each stale stage why.
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { openWorkspace } from '../../plan/workspace.js';
+import { openWorkspace, printWarningText } from '../../plan/workspace.js';
 import { planPipeline } from '../../plan/plan.js';
 import { actionJson, formatAction, formatReason, reasonJson, type StaleAction, type StaleReason } from '../../plan/reasons.js';
 import type { Workspace } from '../../plan/workspace.js';
@@ -49,6 +49,7 @@ export async function pipelineStatus(file: string | undefined, o: { set?: string
   // Nothing changed since the last successful run (see src/run/fast-path.ts): all up to date.
   const hit = targetNames.length ? null : tryFastPath(args);
   if (hit) {
+    hit.warnings.forEach(printWarningText);
     return {
       pipeline: relative(process.cwd(), args.pipelineFile) || args.pipelineFile,
       stages: hit.stages.map((st) => ({ name: st.name, status: 'up-to-date', key: st.key, reasons: [] })),
