@@ -11,6 +11,7 @@ import { canonicalJson, sha256 } from '../cache/hash.js';
 import { flattenKeys, getDotted } from '../pipeline/params.js';
 import { editYamlValues, writeYamlText, type ValueChange } from '../pipeline/yaml-edit.js';
 import type { Workspace } from '../plan/workspace.js';
+import { alive } from '../cache/workspace-lock.js';
 
 interface Backup {
   /** Absolute path of the params file. */
@@ -23,16 +24,6 @@ function backupDir(root: string): string {
   return join(root, '.fisherflow', 'params-backup');
 }
 
-
-/** Does process `pid` still run? */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Put back params files that a run which died left holding its overridden values. */
 export function recoverParamsFiles(root: string): void {
