@@ -25,6 +25,8 @@ export interface OutputRecord {
   path: string;
   kind: 'file' | 'dir';
   hash: string;
+  /** false: a `cache: false` output, recorded by its hash but kept in the workspace only. */
+  stored?: false;
 }
 
 export interface RunRecord {
@@ -191,7 +193,7 @@ export class ContentStore {
    * Move a finished staging folder into the store and record it under `key`.
    * `outputs` maps output name → path inside the staging folder.
    */
-  commit(args: { key: string; stage: string; type: string; staging: string; outputs: Record<string, string>; seconds: number; meta?: Record<string, unknown> }): RunRecord {
+  commit(args: { key: string; stage: string; type: string; staging: string; outputs: Record<string, string>; uncached?: Record<string, OutputRecord>; seconds: number; meta?: Record<string, unknown> }): RunRecord {
     let tree = hashPath(args.staging);
     if (tree.kind !== 'dir') throw new Error('staging must be a folder');
     // A stored result is self-contained: a link a stage left in its output becomes a copy of its target.
@@ -206,6 +208,7 @@ export class ContentStore {
       const h = hashPath(full);
       outputs[name] = { path: rel, kind: h.kind, hash: h.hash };
     }
+    Object.assign(outputs, args.uncached);
     const files = this.placeObject(args.staging, tree.hash, tree.files);
     return this.writeRecord({
       version: 1,

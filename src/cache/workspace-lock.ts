@@ -12,7 +12,8 @@ interface Owner {
   command: string;
 }
 
-function alive(pid: number): boolean {
+/** Does process `pid` (on this host) still run? */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -16,12 +16,14 @@ import * as pullCmd from './commands/pull.js';
 import * as metricsCmd from './commands/metrics.js';
 import * as diffCmd from './commands/diff.js';
 import * as expCmd from './commands/exp.js';
+import * as plotsCmd from './commands/plots.js';
+import * as importCmd from './commands/import.js';
 import * as stagesCmd from './commands/stages.js';
 import * as execStageCmd from './commands/exec-stage.js';
 // Command modules import their implementations on use: every invocation pays only for what it runs.
 
 /** In the order `fisherflow --help` lists them. */
-const commands: Array<{ register(program: Command): void }> = [initCmd, runCmd, statusCmd, dagCmd, showCmd, logsCmd, gcCmd, pushCmd, pullCmd, metricsCmd, diffCmd, expCmd, stagesCmd, execStageCmd];
+const commands: Array<{ register(program: Command): void }> = [initCmd, runCmd, statusCmd, dagCmd, showCmd, logsCmd, gcCmd, pushCmd, pullCmd, metricsCmd, plotsCmd, diffCmd, expCmd, stagesCmd, importCmd, execStageCmd];
 
 export function buildProgram(): Command {
   const program = new Command();

@@ -1,6 +1,10 @@
 // Options and argument parsers shared by several commands, so each is spelled one way.
 import { Option, type Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { didYouMean } from '../pipeline/errors.js';
+import type { Pipeline } from '../pipeline/load.js';
 import type { WorkspaceOptions } from '../plan/workspace.js';
 
 export const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -63,3 +67,26 @@ export function suggestStages(name: string, names: string[]): string {
 }
 
 export const out = (s: string) => process.stdout.write(s);
+
+/**
+ * `[PIPELINE] [TARGET...]`: the first argument is the pipeline file when it names a YAML file (or
+ * any existing file); the rest are stage names (a foreach/matrix family stands for its members).
+ */
+export function pipelineAndTargets(args: string[]): { file?: string; targets: string[] } {
+  const [first, ...rest] = args;
+  // A folder holding a pipeline is taken as a (mistaken) pipeline argument, so that loading it
+  // says "is a folder; did you mean .../fisherflow.yaml?" rather than "unknown stage".
+  const isFile = (a: string) => /\.ya?ml$/i.test(a) || (existsSync(a) && (statSync(a).isFile() || existsSync(join(a, 'fisherflow.yaml'))));
+  return first !== undefined && isFile(first) ? { file: first, targets: rest } : { targets: args };
+}
+
+/** Target names → concrete stage names; an unknown one is an error with a suggestion. */
+export function resolveTargets(pipeline: Pipeline, targets: string[]): string[] {
+  const out: string[] = [];
+  for (const t of targets) {
+    const members = pipeline.families.get(t) ?? (pipeline.stages.has(t) ? [t] : undefined);
+    if (!members) throw new UserError(`unknown stage '${t}'${didYouMean(t, [...pipeline.families.keys(), ...pipeline.stages.keys()])}${suggestStages(t, [...pipeline.stages.keys()])}`, undefined, `stages: ${[...pipeline.families.keys()].slice(0, 12).join(', ')}${pipeline.families.size > 12 ? ', ...' : ''}`);
+    out.push(...members);
+  }
+  return [...new Set(out)];
+}

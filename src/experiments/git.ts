@@ -141,6 +141,12 @@ export function readBlobs(repo: Repo, specs: string[]): Map<string, string | und
   return out;
 }
 
+/** One blob's bytes (`rev:path`), binary-safe; undefined when there is none. */
+export function readBlobBytes(repo: Repo, spec: string): Buffer | undefined {
+  const r = spawnSync('git', ['cat-file', 'blob', spec], { cwd: repo.root, maxBuffer: 1024 * 1024 * 1024 });
+  return r.status === 0 ? (r.stdout as Buffer) : undefined;
+}
+
 export function readBlob(repo: Repo, rev: string, path: string): string | undefined {
   return readBlobs(repo, [`${rev}:${path}`]).get(`${rev}:${path}`);
 }

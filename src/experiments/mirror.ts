@@ -44,6 +44,9 @@ export function createMirror(ws: Workspace, claim: string): Mirror {
       addAncestors(p);
     }
   }
+  // Params files stay links, in real folders: `exp run` replaces a link by its own copy when --set
+  // changes a value the file holds (src/run/effective-params.ts), never writing through it.
+  for (const f of ws.pipeline.paramsFiles.files) addAncestors(rel(join(ws.pipeline.dir, f.name)));
   const fill = (folder: string) => {
     const from = folder ? join(ws.root, folder) : ws.root;
     if (!existsSync(from)) return;

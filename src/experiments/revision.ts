@@ -1,14 +1,15 @@
 // What a pipeline looked like at one git revision (or in the working tree): its params, the
 // stage keys its lock file records, and the metrics those runs produced. Revisions are read
 // through git (`git cat-file`), never checked out; metric files come from the shared store.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { ContentStore } from '../cache/store.js';
 import { lockPathFor, parseLockText, readLock, type LockFile, type LockStage } from '../cache/lockfile.js';
 import { hashFileContent } from '../cache/hash.js';
 import { UserError } from '../errors.js';
-import { parseSourceDocument, readInputText } from '../pipeline/source.js';
-import type { Params } from '../pipeline/params.js';
+import { parseSourceDocument } from "../pipeline/source.js";
+import { deepMerge, type ParamOverrides, type Params } from '../pipeline/params.js';
+import { readCommittedParamsFiles } from '../pipeline/params-files.js';
 import { openWorkspace, projectRoot, type Workspace } from '../plan/workspace.js';
 import { planPipeline } from '../plan/plan.js';
 import type { StaleReason } from '../plan/reasons.js';
@@ -55,10 +56,28 @@ export interface RevisionState {
   notes: string[];
 }
 
-function paramsOf(text: string, label: string): Params {
-  const doc = parseSourceDocument(text, label).value as { params?: unknown } | null;
+/**
+ * A pipeline's params as its YAML and its params files give them: `read` gives a params file's
+ * text (relative to the pipeline's folder; undefined when there is none), `label` its name in
+ * messages.
+ */
+export function pipelineParams(text: string, label: string, read: (name: string) => string | undefined, fileLabel: (name: string) => string): Params {
+  const doc = parseSourceDocument(text, label).value as { params?: unknown; params_files?: unknown } | null;
   const p = doc && typeof doc === 'object' ? doc.params : undefined;
-  return p && typeof p === 'object' && !Array.isArray(p) ? (p as Params) : {};
+  const declared = p && typeof p === 'object' && !Array.isArray(p) ? (p as Params) : {};
+  return deepMerge(declared, readCommittedParamsFiles(doc && typeof doc === 'object' ? doc.params_files : undefined, read, fileLabel).values);
+}
+
+/** Reads a file beside the pipeline at a commit (memoised: params.yaml is asked for twice). */
+export function committedFileReader(ctx: PipelineContext, sha: string): (name: string) => string | undefined {
+  const seen = new Map<string, string | undefined>();
+  return (name) => {
+    if (!seen.has(name)) {
+      const spec = `${sha}:${joinRepo(ctx.dirPath, name)}`;
+      seen.set(name, readBlobs(ctx.repo, [spec]).get(spec));
+    }
+    return seen.get(name);
+  };
 }
 
 function joinRepo(dir: string, p: string): string {
@@ -97,7 +116,7 @@ export function readRevision(ctx: PipelineContext, rev: string): RevisionState {
       first ? `it was first committed in ${first.short} (${first.subject})` : 'it has never been committed; commit the pipeline and its lock file',
     );
   }
-  const params = paramsOf(text, `${rev}:${ctx.pipelinePath}`);
+  const params = pipelineParams(text, `${rev}:${ctx.pipelinePath}`, committedFileReader(ctx, commit.sha), (n) => `${rev}:${joinRepo(ctx.dirPath, n)}`);
   const notes: string[] = [];
   const lockText = blobs.get(lSpec);
   const lock = lockText === undefined ? undefined : parseLockText(lockText);
@@ -170,11 +189,15 @@ export function workspaceFileFallback(pipelineDir: string): MetricsFallback {
   };
 }
 
-/** The working tree: its pipeline's params, the keys its stages would have if run now, and their metrics. */
-export async function readWorkingTree(ctx: PipelineContext): Promise<RevisionState> {
+/**
+ * The working tree: its pipeline's params (with its params files, and `overrides` as `run` would
+ * apply them), the keys its stages would have if run now, and their metrics.
+ */
+export async function readWorkingTree(ctx: PipelineContext, overrides: ParamOverrides = {}): Promise<RevisionState> {
   const notes: string[] = [];
-  const params = paramsOf(readInputText(ctx.pipelineFile, ctx.pipelinePath), ctx.pipelinePath);
-  const ws = await openWorkspace(ctx.pipelineFile, { store: ctx.storeOption });
+  if (!existsSync(ctx.pipelineFile)) throw new UserError(`pipeline file not found: ${ctx.pipelineFile}`);
+  const ws = await openWorkspace(ctx.pipelineFile, { store: ctx.storeOption, set: overrides.set, paramsFile: overrides.paramsFile });
+  const params = ws.pipeline.params;
   const cur = currentResults(ws);
   if (cur.planError) notes.push(`workspace: cannot compute current stage keys (${cur.planError}); showing the lock file's`);
   const metrics = metricsFromLock(cur.lock, ctx.store, workspaceFileFallback(dirname(ctx.pipelineFile)));

@@ -1,18 +1,18 @@
 // `fisherflow exp show`: one row for the working tree, one per commit of the current branch
 // (first-parent history) and one per experiment, listed under the commit it ran on; columns are
 // params and metrics.
-import { dirname, relative } from 'node:path';
-import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { lockPathFor, parseLockText, readLock, type LockFile } from '../cache/lockfile.js';
 import { UserError } from '../errors.js';
 import { flattenKeys, type Params } from '../pipeline/params.js';
-import { parseSourceDocument, readInputText } from '../pipeline/source.js';
+import { readInputText } from '../pipeline/source.js';
 import { openWorkspace, projectRoot } from '../plan/workspace.js';
 import { table } from '../cli/format.js';
 import { metricsFromLock, type MetricsSnapshot } from '../metrics/collect.js';
 import type { FlatMetrics, MetricValue } from '../metrics/flatten.js';
 import { currentBranch, history, readBlobs } from './git.js';
-import { currentResults, pipelineContext, workspaceFileFallback } from './revision.js';
+import { committedFileReader, currentResults, pipelineContext, pipelineParams, workspaceFileFallback } from './revision.js';
 import { listExperiments } from './records.js';
 import { formatValue } from './diff.js';
 
@@ -36,11 +36,10 @@ export interface ShowTable {
   rows: ShowRow[];
 }
 
-function yamlParams(text: string, label: string): Params {
+/** The params the YAML and its params files declare; {} when they cannot be read. */
+function yamlParams(text: string, label: string, read: (name: string) => string | undefined, fileLabel: (name: string) => string): Params {
   try {
-    const v = parseSourceDocument(text, label).value as { params?: unknown } | null;
-    const p = v && typeof v === 'object' ? v.params : undefined;
-    return p && typeof p === 'object' && !Array.isArray(p) ? (p as Params) : {};
+    return pipelineParams(text, label, read, fileLabel);
   } catch {
     return {};
   }
@@ -63,7 +62,7 @@ export async function collectShowTable(pipelineFile: string, opts: { limit: numb
       lock = readLock(lockPathFor(file)); // an invalid YAML in the working tree still has its last run
     }
     const metrics = metricsFromLock(lock, ctx.store, workspaceFileFallback(dirname(file)));
-    rows.push({ kind: 'workspace', name: 'workspace', rev: null, created: null, params: flattenKeys(yamlParams(readInputText(file, pipelineRel), pipelineRel)), metrics: metrics.files });
+    rows.push({ kind: 'workspace', name: 'workspace', rev: null, created: null, params: flattenKeys(yamlParams(readInputText(file, pipelineRel), pipelineRel, (n) => (existsSync(join(dirname(file), n)) ? readFileSync(join(dirname(file), n), 'utf8') : undefined), (n) => n)), metrics: metrics.files });
   }
 
   const experiments = listExperiments(root, pipelineRel);
@@ -83,7 +82,7 @@ export async function collectShowTable(pipelineFile: string, opts: { limit: numb
       return readBlobs(ctx.repo, [spec]).get(spec);
     });
     // What ran at that commit: the lock's params; without a lock, the YAML's.
-    const params = lock ? lock.params : yamlParams(yaml, `${c.short}:${ctx.pipelinePath}`);
+    const params = lock ? lock.params : yamlParams(yaml, `${c.short}:${ctx.pipelinePath}`, committedFileReader(ctx, c.sha), (n) => `${c.short}:${n}`);
     rows.push({ kind: 'commit', name: i === 0 ? branch : `${branch}~${i}`, rev: c.sha, created: c.date, params: flattenKeys(params), metrics: metrics.files, subject: c.subject });
     for (const e of experiments.filter((x) => x.baseCommit === c.sha)) {
       placed.add(e.name);

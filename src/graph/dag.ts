@@ -126,15 +126,31 @@ function findCycle(candidates: string[], upstream: Map<string, Set<string>>): st
   return [...cycle, cycle[0]];
 }
 
-/** Every stage downstream of `names` (inclusive). */
-export function downstreamClosure(dag: Dag, names: Iterable<string>): Set<string> {
+/** Every stage reachable from `names` along `edges` (inclusive). */
+function reach(edges: Map<string, Set<string>>, names: Iterable<string>): Set<string> {
   const out = new Set<string>();
   const stack = [...names];
   while (stack.length) {
     const n = stack.pop()!;
     if (out.has(n)) continue;
     out.add(n);
-    for (const d of dag.downstream.get(n) ?? []) stack.push(d);
+    for (const d of edges.get(n) ?? []) stack.push(d);
   }
   return out;
+}
+
+/** Every stage downstream of `names` (inclusive). */
+export function downstreamClosure(dag: Dag, names: Iterable<string>): Set<string> {
+  return reach(dag.downstream, names);
+}
+
+/** Every stage `names` depend on, directly or not (inclusive): what `run TARGET` must bring up to date. */
+export function upstreamClosure(dag: Dag, names: Iterable<string>): Set<string> {
+  return reach(dag.upstream, names);
+}
+
+/** The DAG of `keep` alone (closed upstream), in the same order. */
+export function subDag(dag: Dag, keep: ReadonlySet<string>): Dag {
+  const restrict = (m: Map<string, Set<string>>) => new Map([...m].filter(([n]) => keep.has(n)).map(([n, s]) => [n, new Set([...s].filter((x) => keep.has(x)))]));
+  return { order: dag.order.filter((n) => keep.has(n)), upstream: restrict(dag.upstream), downstream: restrict(dag.downstream), producedDeps: dag.producedDeps };
 }

@@ -8,6 +8,7 @@ import { sha256 } from '../cache/hash.js';
 import type { ContentStore } from '../cache/store.js';
 import type { LockFile, LockStage } from '../cache/lockfile.js';
 import { parseMetricsText, type FlatMetrics } from './flatten.js';
+import { splitOutputEntry } from '../pipeline/output-files.js';
 
 export interface MetricsFileRef {
   /** How the file is named to users: a command stage's workspace path, else `stage/path`. */
@@ -16,6 +17,9 @@ export interface MetricsFileRef {
   output: string;
   /** Command stages: path relative to the pipeline's folder. Built-ins: path in the output folder. */
   path: string;
+  /** The file's path inside the output's folder ('' when the output is the file). */
+  sub: string;
+  /** The output's content hash (of its folder, when `sub` names a file inside it). */
   hash?: string;
 }
 
@@ -32,10 +36,11 @@ export type MetricsFallback = (ref: MetricsFileRef, entry: LockStage) => string 
 export function metricsFileRefs(lock: LockFile | undefined): MetricsFileRef[] {
   const refs: MetricsFileRef[] = [];
   for (const [stage, entry] of Object.entries(lock?.stages ?? {})) {
-    for (const output of entry.metrics ?? []) {
+    for (const name of entry.metrics ?? []) {
+      const { output, sub } = splitOutputEntry(name, Object.keys(entry.outs ?? {}));
       const o = entry.outs?.[output];
-      const path = o?.path ?? output;
-      refs.push({ file: entry.type === 'command' ? path : `${stage}/${path}`, stage, output, path, hash: o?.hash });
+      const path = sub ? `${o?.path ?? output}/${sub}` : (o?.path ?? output);
+      refs.push({ file: entry.type === 'command' ? path : `${stage}/${path}`, stage, output, path, sub, hash: o?.hash });
     }
   }
   return refs.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
@@ -54,12 +59,13 @@ export function metricsFromLock(lock: LockFile | undefined, store: ContentStore,
     const record = store.readRecord(entry.key);
     if (record?.outputs[ref.output]) {
       try {
-        texts = readMetricsPath(store.outputPath(record, ref.output), ref.file);
+        texts = readMetricsPath(join(store.outputPath(record, ref.output), ref.sub), ref.file);
       } catch {
         texts = undefined;
       }
     }
-    if (texts === undefined && fallback) {
+    // A fallback copy of a file inside an output folder cannot be checked against the folder's hash.
+    if (texts === undefined && fallback && !ref.sub) {
       const alt = fallback(ref, entry);
       if (alt !== undefined && sha256(Buffer.from(alt, 'utf8')) === ref.hash) texts = [[ref.file, alt]];
     }

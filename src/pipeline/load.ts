@@ -14,7 +14,11 @@ import { parseTimeLimit } from '../schedule/time-limit.js';
 import { UserError, UserErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from './errors.js';
 import { readSourceDocument, type PathSegment, type SourceDocument } from './source.js';
-import { flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverrides, type Params } from './params.js';
+import { deepMerge, flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverrides, type Params } from './params.js';
+import { paramsFileOf, readWorkspaceParamsFiles, type ParamsFiles } from './params-files.js';
+import { DVC_STAGE_KEYS, DVC_TOP_KEYS, dvcInterpolations } from './dvc-habits.js';
+import { resolvePlots, type PlotSpec, type RawPlot } from './plots.js';
+import { outputHolding } from './output-files.js';
 import {
   TemplateSyntaxError,
   artifactPlaceholder,
@@ -43,8 +47,18 @@ export interface StageSpec {
   outs: Record<string, string>;
   /** Command stage: output name → where the YAML declares it (under `yamlPath`), for error locations. */
   outsYaml: Record<string, PathSegment[]>;
-  /** Names of outputs that are metrics files. */
+  /** Metrics files: an output's name, or `NAME/sub/path` for a file inside output NAME's folder. */
   metrics: string[];
+  /** Outputs to draw with `fisherflow plots`. */
+  plots: PlotSpec[];
+  /** Command stage: outputs kept while the command runs (`persist: true`). */
+  persist: string[];
+  /** Command stage: outputs kept in the workspace only (`cache: false`). */
+  uncached: string[];
+  /** `always_run: true`: stale on every run. */
+  alwaysRun: boolean;
+  /** `frozen: true`: never rerun; the result its lock entry names is kept. */
+  frozen: boolean;
   /** Concrete stage names that must finish first (explicit `needs:`). */
   needs: string[];
   env: Record<string, string>;
@@ -55,8 +69,12 @@ export interface StageSpec {
   /** `slurm:` sbatch settings of the stage. Not part of the key. */
   slurm?: SlurmJobOptions;
   retries: number;
-  /** Dotted param names this stage's templates read, with their values. */
+  /** Dotted param names this stage reads (its templates and its `params:` list), with their values. */
   paramsUsed: Record<string, unknown>;
+  /** The params its `params:` lists (a command reads them itself): these go into the key. */
+  paramsDeclared: Record<string, unknown>;
+  /** Params it reads that come from a params file → that file. */
+  paramSources: Record<string, string>;
   refs: ArtifactRef[];
   /** Built-in inputs that name local files or folders: JSON pointer-ish path → absolute path. */
   pathInputs: Record<string, string>;
@@ -73,10 +91,14 @@ export interface Pipeline {
   dir: string;
   source: SourceDocument;
   params: Params;
+  /** The params files (params.yaml, `params_files:`) and where each param in them comes from. */
+  paramsFiles: ParamsFiles;
   stages: Map<string, StageSpec>;
   /** YAML stage name → concrete names. */
   families: Map<string, string[]>;
   modules: Map<string, StageModule>;
+  /** Things that are legal but probably not meant (a DVC-style `${x}` in a command). */
+  warnings: UserError[];
 }
 
 export interface LoadOptions extends ParamOverrides {
@@ -112,10 +134,15 @@ interface RawStage {
   description?: string;
   uses?: string;
   with?: Record<string, unknown>;
+  vars?: Record<string, unknown>;
   run?: string;
   deps?: string[];
-  outs?: string[] | Record<string, string>;
+  params?: string[];
+  outs?: RawOut[] | Record<string, RawOut>;
   metrics?: string[];
+  plots?: RawPlot[];
+  always_run?: boolean;
+  frozen?: boolean;
   needs?: string[];
   env?: Record<string, unknown> | string[];
   resources?: ResourceRequest;
@@ -124,6 +151,16 @@ interface RawStage {
   retries?: number;
   foreach?: unknown;
   matrix?: unknown;
+}
+
+type RawOut = string | { path: string; persist?: boolean; cache?: boolean };
+
+/** What a foreach/matrix member knows, and the pipeline-wide values its templates may read. */
+interface Scope {
+  params: Params;
+  flatParams: string[];
+  /** `vars:` at the top level, unrendered. */
+  vars: Record<string, unknown>;
 }
 
 export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pipeline> {
@@ -142,10 +179,14 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     source.remember({ schema: schemaHash });
   }
 
-  const doc = raw as { params?: Params; stages: Record<string, RawStage>; plugins?: string[] };
+  const doc = raw as { params?: Params; params_files?: string[]; vars?: Record<string, unknown>; stages: Record<string, RawStage>; plugins?: string[] };
   // Stage packages first: `uses:` below may name their types.
   if (doc.plugins?.length) opts.registry.addPlugins(resolvePlugins(doc.plugins, dirname(abs), (i) => locate(['plugins', i])));
-  const defaults = doc.params ?? {};
+  const paramsFiles = readWorkspaceParamsFiles(dirname(abs), doc.params_files, '', (name) => {
+    const i = doc.params_files?.indexOf(name) ?? -1;
+    return i >= 0 ? locate(['params_files', i]) : undefined;
+  });
+  const defaults = deepMerge(doc.params ?? {}, paramsFiles.values);
   for (const s of opts.set ?? []) {
     const [k] = parseSetOption(s);
     // Under a param that is a template (a family's outputs), the entries are the user's to give.
@@ -156,13 +197,15 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   }
   const params = resolveParams(defaults, opts);
   const flatParams = Object.keys(flattenKeys(params));
+  const scope: Scope = { params, flatParams, vars: doc.vars ?? {} };
   const errors: UserError[] = [];
+  const warnings: UserError[] = [];
 
   // Pass 1: the members of each family (foreach/matrix), so references can be checked.
   const families = new Map<string, Array<{ name: string; item?: unknown; key?: string }>>();
   for (const [family, st] of Object.entries(doc.stages)) {
     try {
-      families.set(family, expandFamily(family, st, params, flatParams, source));
+      families.set(family, expandFamily(family, st, scope, source));
     } catch (e) {
       if (e instanceof UserError) errors.push(e);
       else throw e;
@@ -178,6 +221,10 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     let module: StageModule | undefined;
     if (st.uses !== undefined && st.run !== undefined) {
       errors.push(new UserError(`stage '${family}' has both \`uses:\` and \`run:\`; a stage is either a built-in or a command`, locate([...yamlPath, 'run'], 'key')));
+      continue;
+    }
+    if (st.frozen && st.always_run) {
+      errors.push(new UserError(`stage '${family}' is both frozen (never rerun) and always_run (run every time); choose one`, locate([...yamlPath, 'always_run'], 'key')));
       continue;
     }
     if (st.uses === undefined && st.run === undefined) {
@@ -204,7 +251,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
     }
     for (const member of families.get(family) ?? []) {
       try {
-        const spec = expandStage(family, member, st, module, params, flatParams, families, allNames, source, dirname(abs), opts);
+        const spec = expandStage(family, member, st, module, scope, families, allNames, source, dirname(abs), opts, paramsFiles);
         stages.set(spec.name, spec);
       } catch (e) {
         if (e instanceof UserError) errors.push(e);
@@ -215,7 +262,31 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   if (errors.length) throw new UserErrors(errors);
   const familyNames = new Map([...families].map(([f, ms]) => [f, ms.map((m) => m.name)]));
   checkReferences(stages, source);
-  return { file: abs, dir: dirname(abs), source, params, stages, families: familyNames, modules };
+  for (const [family, st] of Object.entries(doc.stages)) {
+    const w = interpolationWarning(family, st, scope, families.get(family)?.[0]?.item !== undefined, source);
+    if (w) warnings.push(w);
+  }
+  return { file: abs, dir: dirname(abs), source, params, paramsFiles, stages, families: familyNames, modules, warnings };
+}
+
+/** A DVC-style `${name}` in `run:` that names a param, var or the foreach item: bash would expand it to nothing. */
+function interpolationWarning(family: string, st: RawStage, scope: Scope, hasItem: boolean, source: SourceDocument): UserError | undefined {
+  if (typeof st.run !== 'string') return undefined;
+  const env = st.env && !Array.isArray(st.env) ? Object.keys(st.env) : (st.env ?? []);
+  const found = dvcInterpolations(st.run, (name) => {
+    const head = name.split('.')[0];
+    if (env.includes(head)) return undefined;
+    if ((head === 'item' || head === 'key') && hasItem) return `\${{ ${name} }}`;
+    if (getDotted(scope.params, name).found) return `\${{ params.${name} }}`;
+    if (Object.prototype.hasOwnProperty.call(st.vars ?? {}, head) || Object.prototype.hasOwnProperty.call(scope.vars, head)) return `\${{ vars.${name} }}`;
+    return undefined;
+  });
+  if (!found.length) return undefined;
+  return new UserError(
+    `stage '${family}': ${found.map((f) => `'${f.text}'`).join(', ')} in run: ${found.length > 1 ? 'are' : 'is'} expanded by bash (to nothing, unless the environment sets it), not by fisherflow`,
+    source.locate(['stages', family, 'run']),
+    `for fisherflow's value, write ${found.map((f) => f.instead).join(', ')}`,
+  );
 }
 
 /** A validator for another fisherflow schema (e.g. the project config's), with the pipeline's keywords. */
@@ -233,7 +304,14 @@ export function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: S
     const path = [...base, ...e.instancePath.split('/').slice(1).map(decodePointer)];
     let msg: string;
     let loc: SourceLocation;
-    if (e.keyword === 'additionalProperties') {
+    let hint: string | undefined;
+    // A DVC key where fisherflow expects its own: say what fisherflow calls it.
+    const dvcKey = (prop: string) => (what !== 'pipeline' ? undefined : path.length === 0 ? DVC_TOP_KEYS[prop] : path.length === 2 && path[0] === 'stages' ? DVC_STAGE_KEYS[prop] : undefined);
+    if (e.keyword === 'additionalProperties' && dvcKey(String((e.params as { additionalProperty: string }).additionalProperty))) {
+      const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+      ({ message: msg, hint } = dvcKey(prop)!);
+      loc = source.locate([...path, prop], 'key');
+    } else if (e.keyword === 'additionalProperties') {
       const prop = String((e.params as { additionalProperty: string }).additionalProperty);
       const allowed = Object.keys(((e.parentSchema as { properties?: object })?.properties ?? {}) as object);
       msg = `unknown ${what === 'pipeline' ? 'key' : 'input'} '${prop}'${didYouMean(prop, allowed.length ? allowed : known ?? [])}${allowed.length ? `; expected one of: ${allowed.join(', ')}` : ''}`;
@@ -259,7 +337,7 @@ export function schemaErrors(errs: ErrorObject[], base: PathSegment[], source: S
     const k = `${loc.line}:${loc.column}:${msg}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    out.push(new UserError(msg, loc));
+    out.push(new UserError(msg, loc, hint));
   }
   // A oneOf failure repeats itself per branch: where a location has a specific complaint, drop
   // the branch noise ("must be array", "must match exactly one schema") and keep the rest.
@@ -281,7 +359,8 @@ function describe(path: PathSegment[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function variantLabel(v: unknown): string {
+/** How a foreach/matrix value names its member (`NAME@LABEL`): a scalar itself; a map its name, id or key field, else its first scalar. */
+export function variantLabel(v: unknown): string {
   if (v === null || typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return v.map(variantLabel).join('-');
   const o = v as Record<string, unknown>;
@@ -293,7 +372,7 @@ function variantLabel(v: unknown): string {
 function paramEvaluator(params: Params, flatParams: string[], used: Record<string, unknown> | undefined, defaultLoc: () => SourceLocation) {
   return (expr: TemplateExpr, loc: () => SourceLocation = defaultLoc): unknown => {
     const names = expr.segments.map((s) => (s.kind === 'expr' ? null : s.value));
-    if (names[0] !== 'params') throw new UserError(`'${expr.text}' is not available here: only params can be used in foreach/matrix`, loc());
+    if (names[0] !== 'params') throw new UserError(`'${expr.text}' is not available here: only params and vars can be used in foreach/matrix`, loc());
     if (names.includes(null)) throw new UserError(`'${expr.text}': computed segments are not allowed in params references`, loc());
     const key = names.slice(1).join('.');
     const got = getDotted(params, key);
@@ -303,15 +382,44 @@ function paramEvaluator(params: Params, flatParams: string[], used: Record<strin
   };
 }
 
-function expandFamily(family: string, st: RawStage, params: Params, flatParams: string[], source: SourceDocument): Array<{ name: string; item?: unknown; key?: string }> {
+/** Vars nest at most this deep (a var using a var ...): deeper is a loop. */
+const MAX_VAR_DEPTH = 16;
+
+/**
+ * The value of `vars.NAME.field...`: the stage's own `vars:` first, then the pipeline's. The
+ * value is rendered where it is used (so the params it reads count as the stage's), by `render`.
+ */
+function varValue(expr: TemplateExpr, names: string[], local: Record<string, unknown> | undefined, top: Record<string, unknown>, depth: number, render: (raw: unknown) => unknown, loc: () => SourceLocation): unknown {
+  const name = names[1];
+  if (name === undefined) throw new UserError(`'${expr.text}': name a var (vars.NAME)`, loc());
+  const has = (o: Record<string, unknown> | undefined) => o !== undefined && Object.prototype.hasOwnProperty.call(o, name);
+  if (!has(local) && !has(top)) throw new UserError(`unknown var '${name}'${didYouMean(name, [...Object.keys(local ?? {}), ...Object.keys(top)])}`, loc(), 'vars are declared under `vars:`, in the stage or at the top of the file');
+  if (depth > MAX_VAR_DEPTH) throw new UserError(`'${expr.text}': vars refer to each other in a loop`, loc());
+  let cur = render(has(local) ? local![name] : top[name]);
+  for (const k of names.slice(2)) {
+    if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, k)) {
+      throw new UserError(`'${expr.text}': var '${name}' has no field '${k}'${didYouMean(k, cur && typeof cur === 'object' ? Object.keys(cur) : [])}`, loc());
+    }
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+function expandFamily(family: string, st: RawStage, scope: Scope, source: SourceDocument): Array<{ name: string; item?: unknown; key?: string }> {
   const base: PathSegment[] = ['stages', family];
   if (st.foreach !== undefined && st.matrix !== undefined) {
     throw new UserError(`stage '${family}' has both foreach and matrix; use one`, source.locate([...base, 'matrix'], 'key'));
   }
   const render = (v: unknown, key: string) => {
+    const loc = () => source.locate([...base, key]);
+    const evaluateParam = paramEvaluator(scope.params, scope.flatParams, undefined, loc);
+    const evaluate = (e: TemplateExpr, depth: number): unknown => {
+      const names = e.segments.map((s) => (s.kind === 'expr' ? '' : s.value));
+      if (names[0] !== 'vars') return evaluateParam(e);
+      return varValue(e, names, st.vars, scope.vars, depth, (raw) => renderValue(raw, (inner) => evaluate(inner, depth + 1)), loc);
+    };
     try {
-      const evaluateParam = paramEvaluator(params, flatParams, undefined, () => source.locate([...base, key]));
-      return renderValue(v, (e) => evaluateParam(e));
+      return renderValue(v, (e) => evaluate(e, 0));
     } catch (e) {
       if (e instanceof TemplateSyntaxError) throw new UserError(e.message, source.locate([...base, key]));
       throw e;
@@ -330,12 +438,14 @@ function expandFamily(family: string, st: RawStage, params: Params, flatParams: 
   } else if (st.matrix !== undefined) {
     const axes = render(st.matrix, 'matrix');
     if (!axes || typeof axes !== 'object' || Array.isArray(axes)) throw new UserError('matrix must be a map of axis name → list of values', source.locate([...base, 'matrix']));
-    let combos: Array<Record<string, unknown>> = [{}];
+    // An axis is a list (members named by value) or a map (named by key).
+    let combos: Array<{ item: Record<string, unknown>; labels: string[] }> = [{ item: {}, labels: [] }];
     for (const [axis, vals] of Object.entries(axes as Record<string, unknown>)) {
-      if (!Array.isArray(vals) || vals.length === 0) throw new UserError(`matrix axis '${axis}' must be a non-empty list`, source.locate([...base, 'matrix', axis]));
-      combos = combos.flatMap((c) => vals.map((v) => ({ ...c, [axis]: v })));
+      const entries: Array<[string, unknown]> | undefined = Array.isArray(vals) ? vals.map((v) => [variantLabel(v), v]) : vals && typeof vals === 'object' ? Object.entries(vals) : undefined;
+      if (!entries || entries.length === 0) throw new UserError(`matrix axis '${axis}' must be a non-empty list (or a map of name → value)`, source.locate([...base, 'matrix', axis]));
+      combos = combos.flatMap((c) => entries.map(([label, v]) => ({ item: { ...c.item, [axis]: v }, labels: [...c.labels, label] })));
     }
-    for (const c of combos) members.push({ name: `${family}@${Object.values(c).map(variantLabel).join(',')}`, item: c });
+    for (const c of combos) members.push({ name: `${family}@${c.labels.join(',')}`, item: c.item });
   } else {
     members.push({ name: family });
   }
@@ -352,14 +462,15 @@ function expandStage(
   member: { name: string; item?: unknown; key?: string },
   st: RawStage,
   module: StageModule | undefined,
-  params: Params,
-  flatParams: string[],
+  scope: Scope,
   families: Map<string, Array<{ name: string; item?: unknown; key?: string }>>,
   allNames: Set<string>,
   source: SourceDocument,
   workspace: string,
   overrides: ParamOverrides,
+  paramsFiles: ParamsFiles,
 ): StageSpec {
+  const { params, flatParams } = scope;
   const base: PathSegment[] = ['stages', family];
   const paramsUsed: Record<string, unknown> = {};
   // Which params each `with:` value read (by its path under `with`), so that a value the stage's
@@ -370,6 +481,7 @@ function expandStage(
     const at = path.slice(1).join('/');
     withParams.set(at, [...(withParams.get(at) ?? []), key]);
   };
+  let varDepth = 0;
 
   const evaluate = (expr: TemplateExpr, path: PathSegment[]): unknown => {
     const loc = () => source.locate([...base, ...path]);
@@ -384,7 +496,7 @@ function expandStage(
       if (s.kind === 'name' || s.kind === 'literal') return s.value;
       // A bare word in brackets that names nothing is a literal: stages.models[op].
       const h = s.expr.segments[0];
-      if (s.expr.segments.length === 1 && h.kind === 'name' && !['params', 'item', 'key', 'stages'].includes(h.value)) return h.value;
+      if (s.expr.segments.length === 1 && h.kind === 'name' && !['params', 'item', 'key', 'stages', 'vars'].includes(h.value)) return h.value;
       // A number in brackets is a literal too: stages.interpolation[0.5] (members are named String(item)).
       if (/^-?\d+(\.\d+)?$/.test(s.expr.text)) return String(Number(s.expr.text));
       const v = evalSub(s.expr);
@@ -431,6 +543,15 @@ function expandStage(
         }
         return cur;
       }
+      case 'vars': {
+        const names = segs.map((_, i) => segValue(i));
+        varDepth++;
+        try {
+          return varValue(expr, names, st.vars, scope.vars, varDepth, (raw) => renderValue(raw, (e) => evaluate(e, path)), loc);
+        } finally {
+          varDepth--;
+        }
+      }
       case 'stages': {
         let i = 1;
         let target = segValue(i++);
@@ -455,7 +576,7 @@ function expandStage(
         return artifactPlaceholder({ stage: target, output });
       }
       default:
-        throw new UserError(`unknown name '${head}' in '\${{ ${expr.text} }}'; expected params, item, key or stages`, loc());
+        throw new UserError(`unknown name '${head}' in '\${{ ${expr.text} }}'; expected params, vars, item, key or stages`, loc());
     }
   };
 
@@ -491,10 +612,25 @@ function expandStage(
   }
   // A whole family's outputs (`stages.count.outputs.tab` on a foreach stage) are one dep per member.
   const deps = (render(st.deps ?? [], 'deps') as unknown[]).flatMap((d) => (d !== null && typeof d === 'object' ? Object.values(d).map(String) : [String(d)]));
-  const rawOuts = render(st.outs ?? [], 'outs') as string[] | Record<string, string>;
+  const rawOuts = render(st.outs ?? [], 'outs') as RawOut[] | Record<string, RawOut>;
   const needsRaw = (render(st.needs ?? [], 'needs') as unknown[]).map(String);
   const envRaw = render(st.env ?? {}, 'env');
   const metricsRaw = (render(st.metrics ?? [], 'metrics') as unknown[]).map(String);
+  const plotsRaw = render(st.plots ?? [], 'plots') as RawPlot[];
+
+  // Params the command reads itself: their values go into the key.
+  const paramsDeclared: Record<string, unknown> = {};
+  (render(st.params ?? [], 'params') as unknown[]).map(String).forEach((k, i) => {
+    const got = getDotted(params, k);
+    if (!got.found) throw new UserError(`params: unknown param '${k}'${didYouMean(k, flatParams)}`, source.locate([...base, 'params', i]), paramsFiles.files.length ? undefined : 'params come from `params:`, params.yaml beside the pipeline, or the files under `params_files:`');
+    paramsDeclared[k] = got.value;
+    paramsUsed[k] = got.value;
+  });
+  const paramSources: Record<string, string> = {};
+  for (const k of Object.keys(paramsUsed)) {
+    const file = paramsFileOf(paramsFiles.sourceOf, k);
+    if (file) paramSources[k] = file;
+  }
 
   const env: Record<string, string> = {};
   const envFromCaller: string[] = [];
@@ -511,7 +647,10 @@ function expandStage(
 
   let outs: Record<string, string> = {};
   const outsYaml: Record<string, PathSegment[]> = {};
+  const persist: string[] = [];
+  const uncached: string[] = [];
   const metrics: string[] = [];
+  let plots: PlotSpec[] = [];
   const pathInputs: Record<string, string> = {};
   let resources: ResourceRequest = { ...(module?.resources ?? {}), ...(st.resources ?? {}) };
   if (module) {
@@ -536,19 +675,27 @@ function expandStage(
         metrics.push(k);
       }
     }
+    plots = resolvePlots(plotsRaw, outs, true, (i) => source.locate([...base, 'plots', i]));
   } else {
-    outs = Array.isArray(rawOuts) ? Object.fromEntries(rawOuts.map((p) => [p, p])) : { ...rawOuts };
-    if (Array.isArray(rawOuts)) rawOuts.forEach((p, i) => (outsYaml[p] ??= ['outs', i]));
-    else for (const name of Object.keys(outs)) outsYaml[name] = ['outs', name];
+    const entries: Array<[string, RawOut]> = Array.isArray(rawOuts) ? rawOuts.map((o) => [typeof o === 'string' ? o : o.path, o]) : Object.entries(rawOuts);
+    entries.forEach(([name, o], i) => {
+      outs[name] = typeof o === 'string' ? o : o.path;
+      outsYaml[name] ??= Array.isArray(rawOuts) ? ['outs', i] : ['outs', name];
+      if (typeof o === 'object' && o.persist) persist.push(name);
+      if (typeof o === 'object' && o.cache === false) uncached.push(name);
+    });
     metricsRaw.forEach((m, i) => {
-      const k = Object.entries(outs).find(([name, p]) => p === m || name === m)?.[0];
-      if (k) metrics.push(k);
+      // An output, a file inside an output folder (`eval/metrics.json`), or an output of its own.
+      const held = outputHolding(outs, m);
+      if (held) metrics.push(held.sub ? `${held.output}/${held.sub}` : held.output);
       else {
         outs[m] = m;
         outsYaml[m] = ['metrics', i];
         metrics.push(m);
       }
     });
+    plots = resolvePlots(plotsRaw, outs, false, (i) => source.locate([...base, 'plots', i]));
+    for (const f of plots.flatMap((p) => p.files)) if (outs[f.output] === undefined) outs[f.output] = f.output;
     for (const [name, p] of Object.entries(outs)) {
       if (isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
         throw new UserError(`outs: '${p}' must be a path inside the workspace (relative, without '..')`, source.locate([...base, ...(outsYaml[name] ?? ['outs'])]));
@@ -579,6 +726,13 @@ function expandStage(
     ...(st.slurm ? { slurm: st.slurm } : {}),
     retries: st.retries ?? 0,
     paramsUsed,
+    paramsDeclared,
+    paramSources,
+    plots,
+    persist,
+    uncached,
+    alwaysRun: st.always_run === true,
+    frozen: st.frozen === true,
     refs,
     pathInputs,
     worker: Boolean(module?.worker),

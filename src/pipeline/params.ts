@@ -1,4 +1,5 @@
-// Params: defaults from the pipeline, then a params file (--params), then --set key=value.
+// Params: defaults from the pipeline (and its params files, see params-files.ts), then a params
+// file given on the command line (--params), then --set key=value.
 import { readSourceDocument, yamlLibrary } from './source.js';
 import { UserError } from '../errors.js';
 
@@ -52,7 +53,8 @@ export function flattenKeys(value: unknown, prefix = '', out: Record<string, unk
   return out;
 }
 
-function deepMerge(base: Params, over: Params): Params {
+/** `over` merged into `base`: maps merge key by key, anything else in `over` replaces. */
+export function deepMerge(base: Params, over: Params): Params {
   const out: Params = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];

@@ -16,8 +16,8 @@ import { UserError, type SourceLocation } from '../errors.js';
 export const MAX_PIPELINE_BYTES = 4 * 1024 * 1024;
 /** yaml's guard against alias bombs ("billion laughs"). */
 const MAX_ALIAS_COUNT = 100;
-/** Bump when what the parse cache stores changes meaning. */
-const PARSE_CACHE_FORMAT = 1;
+/** Bump when what the parse cache stores changes meaning (2: YAML merge keys are merged). */
+const PARSE_CACHE_FORMAT = 2;
 
 type YamlModule = typeof import('yaml');
 let yamlModule: YamlModule | undefined;
@@ -183,7 +183,8 @@ export function parseSourceDocument(text: string, file: string): SourceDocument 
   }
   const { LineCounter, parseDocument, isMap, isSeq, isScalar, isAlias } = yamlLibrary();
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
+  // merge: YAML's `<<: *defaults` merge keys (YAML 1.1, which DVC pipelines and most others use).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true, merge: true });
   const at = (offset: number): SourceLocation => {
     const p = lineCounter.linePos(offset);
     return { file, line: p.line, column: p.col };
@@ -208,7 +209,7 @@ export function parseSourceDocument(text: string, file: string): SourceDocument 
       const seg = path[i];
       if (isAlias(node)) node = node.resolve(doc);
       if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = findPair(node, String(seg), doc);
         if (!pair) break;
         const last = i === path.length - 1;
         if (last && which === 'key' && isScalar(pair.key)) {
@@ -228,6 +229,25 @@ export function parseSourceDocument(text: string, file: string): SourceDocument 
     return range ? at(range[0]) : { file, line: 1, column: 1 };
   };
   return { file, doc, value, locate, memo: {}, remember: () => {} };
+}
+
+type YamlPair = { key: unknown; value: unknown };
+
+/** The pair for `key` in a map, also when it comes in through a `<<: *anchor` merge. */
+function findPair(map: { items: YamlPair[] }, key: string, doc: Document.Parsed, depth = 0): YamlPair | undefined {
+  const { isScalar, isAlias, isMap, isSeq } = yamlLibrary();
+  const own = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  if (own || depth > 8) return own;
+  for (const p of map.items) {
+    if (!isScalar(p.key) || p.key.value !== '<<') continue;
+    const sources = isSeq(p.value) ? p.value.items : [p.value];
+    for (let src of sources) {
+      if (isAlias(src)) src = src.resolve(doc);
+      const found = isMap(src) ? findPair(src as { items: YamlPair[] }, key, doc, depth + 1) : undefined;
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function firstLine(s: string): string {

@@ -46,6 +46,7 @@ export function checkOutputPaths(pipeline: Pipeline, p: ProtectedPaths): void {
   guard(p.lockPath, `the lock file ${shown(pipeline.dir, p.lockPath)}`, false);
   guard(join(p.root, CONFIG_FILE), `the project's config file ${shown(pipeline.dir, join(p.root, CONFIG_FILE))}`, false);
   if (p.paramsFile) guard(resolve(p.paramsFile), `the params file ${shown(pipeline.dir, resolve(p.paramsFile))}`, false);
+  for (const f of pipeline.paramsFiles.files) guard(resolve(pipeline.dir, f.name), `the params file ${f.name}`, false);
 
   const errors: UserError[] = [];
   const outs: Array<{ rel: string; stage: StageSpec; name: string }> = [];

@@ -2,7 +2,7 @@
 // and code version (or command), resolved inputs and params, the content of every local file
 // it reads, the content of every upstream artifact it reads, and the env vars it declares.
 // Planning never runs anything; it only hashes (skipping unchanged files via the stat cache).
-import { lstatSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { canonicalJson, hashPath, sha256, UnhashablePathError } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
@@ -81,6 +81,9 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
     upstream: upstreamHashes,
     env,
     outs: spec.outs,
+    // Only when declared, so that stages without `params:` keep the keys they always had.
+    ...(hasKeys(spec.paramsDeclared) ? { params: spec.paramsDeclared } : {}),
+    ...(spec.uncached.length ? { uncached: spec.uncached } : {}),
   };
   const key = sha256(canonicalJson(keyed));
   // Fields in sorted order, as the lock file lists them: its writer then copies nothing.
@@ -135,6 +138,8 @@ export interface StagePlan {
 export interface PlanOptions {
   /** true: force every stage; a list: force these (and so their dependents rerun). */
   force?: boolean | string[];
+  /** Plan only these stages (closed upstream: see upstreamClosure), e.g. the targets of `run X`. */
+  only?: ReadonlySet<string>;
 }
 
 function changeOf(inOld: boolean, inNew: boolean): ChangeKind {
@@ -155,7 +160,8 @@ export function explainChange(prev: LockStage | undefined, cur: LockStage | unde
   let paramChanged = false;
   for (const k of new Set([...Object.keys(pp), ...Object.keys(cp)])) {
     if (canonicalJson(pp[k]) !== canonicalJson(cp[k])) {
-      reasons.push({ kind: 'param', name: k, from: pp[k], to: cp[k] });
+      const file = spec.paramSources[k];
+      reasons.push(file ? { kind: 'params-file', file, name: k, from: pp[k], to: cp[k] } : { kind: 'param', name: k, from: pp[k], to: cp[k] });
       paramChanged = true;
     }
   }
@@ -196,7 +202,17 @@ export function planPipeline(ws: Workspace, opts: PlanOptions = {}): Map<string,
   // A stage whose result is reused (even if its workspace copy must be put back) feeds its dependents.
   const upstream: UpstreamLookup = (name) => plans.get(name)?.record;
   for (const name of ws.dag.order) {
+    if (opts.only && !opts.only.has(name)) continue;
     const spec = ws.pipeline.stages.get(name)!;
+    // A frozen stage keeps its lock entry's result (the previous lock is read only when one is frozen).
+    const frozenAt = spec.frozen ? ws.previousLock?.stages[name] : undefined;
+    if (frozenAt) {
+      const plan = planFrozen(ws, spec, frozenAt, upstream);
+      // Its workspace outputs are put back from the locked result like any cached stage's.
+      if (spec.kind === 'command' && plan.record) checkWorkspaceOutputs(ws, spec, plan);
+      plans.set(name, plan);
+      continue;
+    }
     const plan = planStage(ws, spec, upstream, forced(name));
     if (spec.kind === 'command' && !forced(name)) checkWorkspaceOutputs(ws, spec, plan);
     plans.set(name, plan);
@@ -211,10 +227,12 @@ function planStage(ws: Workspace, spec: StageSpec, upstream: UpstreamLookup, for
   const previous = () => ws.previousLock?.stages[name];
   const km = computeKey(ws, spec, upstream);
   if ('waitingFor' in km) return { name, status: 'stale', key: null, reasons: explainChange(previous(), undefined, spec, km.waitingFor) };
-  if (forced) return { name, status: 'stale', key: km.key, reasons: [{ kind: 'forced' }], lock: km.lock };
+  if (forced || spec.alwaysRun) return { name, status: 'stale', key: km.key, reasons: [forced ? { kind: 'forced' } : { kind: 'always-run' }], lock: km.lock };
   const record = ws.store.readRecord(km.key);
   const damage = record ? ws.store.verify(record) : null;
-  if (record && !damage) return { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock };
+  const uncached = record && !damage ? uncachedOutputChanges(ws, spec, record) : [];
+  if (record && !damage && uncached.length === 0) return { name, status: 'up-to-date', key: km.key, reasons: [], record, lock: km.lock };
+  if (uncached.length) return { name, status: 'stale', key: km.key, reasons: uncached, lock: km.lock };
   const prev = previous();
   let reasons: StaleReason[];
   if (prev && prev.key === km.key) reasons = [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }];
@@ -224,12 +242,47 @@ function planStage(ws: Workspace, spec: StageSpec, upstream: UpstreamLookup, for
 }
 
 /**
+ * A frozen stage keeps the result its lock entry names, whatever changed; the reasons it would
+ * otherwise rerun are shown under `frozen`. Without that result in the store it cannot run
+ * (the run refuses, see runPipeline), and is stale.
+ */
+function planFrozen(ws: Workspace, spec: StageSpec, prev: LockStage, upstream: UpstreamLookup): StagePlan {
+  const name = spec.name;
+  const record = ws.store.readRecord(prev.key);
+  const damage = record ? ws.store.verify(record) : null;
+  if (!record || damage) return { name, status: 'stale', key: prev.key, reasons: [record ? { kind: 'result-damaged', detail: damage! } : { kind: 'result-missing' }] };
+  let would: StaleReason[];
+  try {
+    const km = computeKey(ws, spec, upstream);
+    would = 'waitingFor' in km ? explainChange(prev, undefined, spec, km.waitingFor) : km.key === prev.key ? [] : explainChange(prev, km.lock, spec, []);
+  } catch (e) {
+    // A dep that is gone does not matter to a stage that will not run.
+    if (!(e instanceof UserError)) throw e;
+    would = [{ kind: 'definition' }];
+  }
+  return { name, status: 'up-to-date', key: prev.key, reasons: would.length ? [{ kind: 'frozen', reasons: would }] : [], record, lock: prev };
+}
+
+/** `cache: false` outputs of a result that are missing from the workspace or differ from what the stage wrote. */
+export function uncachedOutputChanges(ws: Workspace, spec: StageSpec, record: RunRecord): StaleReason[] {
+  const out: StaleReason[] = [];
+  for (const name of spec.uncached) {
+    const rel = spec.outs[name];
+    const abs = join(ws.runDir, rel);
+    if (!existsSync(abs)) out.push({ kind: 'uncached-output', path: rel, change: 'missing' });
+    else if (hashPath(abs, ws.statCache).hash !== record.outputs[name]?.hash) out.push({ kind: 'uncached-output', path: rel, change: 'changed' });
+  }
+  return out;
+}
+
+/**
  * The workspace is the user's: a cached command stage whose workspace outputs are missing or hold
  * another run's result is stale (run copies its result back: `restore`); an output fisherflow did
  * not write is reported on any stage that would write it (run refuses to, unless --force).
  */
 function checkWorkspaceOutputs(ws: Workspace, spec: StageSpec, plan: StagePlan): void {
   const states = workspaceOutputStates(ws, spec, plan.record);
+  const before = plan.reasons.length; // a frozen stage's plan already holds its `frozen` note
   const restore: string[] = [];
   for (const s of states) {
     if (s.state === 'modified') plan.reasons.push({ kind: 'output-modified', output: s.output, path: s.path });
@@ -239,7 +292,7 @@ function checkWorkspaceOutputs(ws: Workspace, spec: StageSpec, plan: StagePlan):
     }
   }
   if (restore.length) plan.restore = restore;
-  if (plan.reasons.length) plan.status = 'stale';
+  if (plan.reasons.length > before) plan.status = 'stale';
 }
 
 export type OutputState = 'ok' | 'missing' | 'outdated' | 'modified';
@@ -253,6 +306,7 @@ export function workspaceOutputStates(ws: Workspace, spec: StageSpec, record?: R
   if (spec.kind !== 'command') return [];
   const out: Array<{ output: string; path: string; state: OutputState }> = [];
   for (const [name, rel] of Object.entries(spec.outs)) {
+    if (spec.uncached.includes(name)) continue; // `cache: false`: not in the store (see uncachedOutputChanges)
     const abs = join(ws.runDir, rel);
     let hash: string | null;
     try {

@@ -15,6 +15,14 @@ export type StaleReason =
   | { kind: 'code'; type: string; from: string; to: string }
   /** A param the stage reads changed; `from`/`to` absent means unset. */
   | { kind: 'param'; name: string; from?: unknown; to?: unknown }
+  /** A param that comes from a params file (params.yaml, `params_files:`) changed. */
+  | { kind: 'params-file'; file: string; name: string; from?: unknown; to?: unknown }
+  /** `always_run: true`. */
+  | { kind: 'always-run' }
+  /** `frozen: true` on a stage that would otherwise rerun for `reasons`: it keeps its locked result. */
+  | { kind: 'frozen'; reasons: StaleReason[] }
+  /** A `cache: false` output is missing from the workspace or differs from what the stage wrote. */
+  | { kind: 'uncached-output'; path: string; change: 'missing' | 'changed' }
   | { kind: 'command'; from: string; to: string }
   /** A `with:` input changed (dotted name). */
   | { kind: 'input'; name: string; from?: unknown; to?: unknown }
@@ -56,6 +64,14 @@ export function formatReason(r: StaleReason): string {
       return `stage code changed (${r.type} ${r.from.slice(0, 8)} → ${r.to.slice(0, 8)})`;
     case 'param':
       return `param ${r.name} changed from ${value(r.from)} to ${value(r.to)}`;
+    case 'params-file':
+      return `param ${r.name} (${r.file}) changed from ${value(r.from)} to ${value(r.to)}`;
+    case 'always-run':
+      return 'always_run: runs every time';
+    case 'frozen':
+      return r.reasons.length ? `frozen: keeps its locked result (would otherwise rerun: ${r.reasons.map(formatReason).join('; ')})` : 'frozen: keeps its locked result';
+    case 'uncached-output':
+      return `output ${r.path} (cache: false) is ${r.change === 'missing' ? 'missing from the workspace' : 'not what the stage wrote'}`;
     case 'command':
       return `command changed from '${r.from}' to '${r.to}'`;
     case 'input':
@@ -89,6 +105,7 @@ export function formatReasons(reasons: readonly StaleReason[]): string[] {
 export type ReasonJson = StaleReason & { text: string };
 
 export function reasonJson(r: StaleReason): ReasonJson {
+  if (r.kind === 'frozen') return { ...r, reasons: r.reasons.map(reasonJson), text: formatReason(r) };
   return { ...r, text: formatReason(r) };
 }
 

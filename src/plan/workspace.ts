@@ -11,6 +11,7 @@ import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { StageRegistry } from '../stage/registry.js';
 import { UserError } from '../errors.js';
 import { checkOutputPaths } from './output-guard.js';
+import { recoverParamsFiles } from '../run/effective-params.js';
 
 export interface Workspace {
   pipeline: Pipeline;
@@ -35,7 +36,13 @@ export interface WorkspaceOptions {
   paramsFile?: string;
   store?: string;
   env?: NodeJS.ProcessEnv;
+  /** Where the pipeline's warnings go (default: stderr, as `fisherflow: warning: ...`). */
+  warn?: (warning: UserError) => void;
 }
+
+/** A warning's text (`UserError.format()`) on stderr, as the CLI prints warnings. */
+export const printWarningText = (text: string) => process.stderr.write(`fisherflow: warning: ${text.replace(/\n/g, '\nfisherflow: ')}\n`);
+export const printWarning = (w: UserError) => printWarningText(w.format());
 
 export function projectRoot(start: string): string {
   let dir = resolve(start);
@@ -63,7 +70,10 @@ export async function openWorkspace(file: string | undefined, opts: WorkspaceOpt
   if (!existsSync(pipelineFile)) throw new UserError(`pipeline file not found: ${file}`);
   const registry = StageRegistry.fromEnvironment(env);
   const root = projectRoot(dirname(pipelineFile));
+  // A run that died while params files held its --set values: put the user's text back first.
+  recoverParamsFiles(root);
   const pipeline = await loadPipeline(pipelineFile, { registry, set: opts.set, paramsFile: opts.paramsFile, cacheDir: join(root, '.fisherflow', 'parsed') });
+  for (const w of pipeline.warnings) (opts.warn ?? printWarning)(w);
   const storeRoot = storeRootFor(root, opts.store, env);
   const lockPath = lockPathFor(pipelineFile);
   checkOutputPaths(pipeline, { root, storeRoot, lockPath, paramsFile: opts.paramsFile });

@@ -15,6 +15,7 @@ import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
 import { defaultPipelineFile, projectRoot, type Workspace } from '../plan/workspace.js';
 import { packageVersion } from './snapshot.js';
 import { isArtifactPlaceholder } from '../pipeline/template.js';
+import { DEFAULT_PARAMS_FILE } from '../pipeline/params-files.js';
 
 const FORMAT = 2;
 
@@ -30,9 +31,9 @@ export interface FastPathArgs {
 /**
  * [path, kind, size, mtimeMs, inode]; kind 'f' file, 'd' folder (its mtime changes when entries come
  * or go), 'l' a symbolic link itself (re-pointing it changes its inode or mtime), 'F'/'D' the file or
- * folder a link leads to (stat'ed through the link).
+ * folder a link leads to (stat'ed through the link), 'a' absent (must stay so).
  */
-type Watched = [string, 'f' | 'd' | 'l' | 'F' | 'D', number, number, number];
+type Watched = [string, 'f' | 'd' | 'l' | 'F' | 'D' | 'a', number, number, number];
 
 interface FastPathFile {
   format: number;
@@ -41,11 +42,14 @@ interface FastPathFile {
   watched: Watched[];
   stages: Array<{ name: string; key: string }>;
   summary: string[];
+  /** The pipeline's warnings, formatted: a hit repeats them as a full load would. */
+  warnings: string[];
 }
 
 export interface FastPathHit {
   stages: Array<{ name: string; key: string }>;
   summary: string[];
+  warnings: string[];
 }
 
 function argsKey(a: FastPathArgs): string {
@@ -135,13 +139,15 @@ export function tryFastPath(args: FastPathArgs): FastPathHit | null {
     try {
       st = kind === 'F' || kind === 'D' ? statSync(path) : lstatSync(path);
     } catch {
+      if (kind === 'a') continue;
       return null;
     }
+    if (kind === 'a') return null;
     if (st.mtimeMs !== mtime || st.ino !== ino) return null;
     const same = kind === 'f' || kind === 'F' ? st.isFile() && st.size === size : kind === 'l' ? st.isSymbolicLink() : st.isDirectory();
     if (!same) return null;
   }
-  return { stages: snap.stages, summary: snap.summary };
+  return { stages: snap.stages, summary: snap.summary, warnings: snap.warnings ?? [] };
 }
 
 /**
@@ -155,7 +161,12 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
   const watched: Watched[] = [];
   const env: Record<string, string | null> = {};
   const ok = (() => {
-    for (const p of [ws.pipeline.file, ws.lockPath, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : [])]) {
+    // A stage that runs every time is never all cached.
+    if (ws.dag.order.some((n) => ws.pipeline.stages.get(n)!.alwaysRun)) return false;
+    const paramsFiles = ws.pipeline.paramsFiles.files.map((f) => join(ws.pipeline.dir, f.name));
+    // A params.yaml that appears later changes the params.
+    if (!existsSync(join(ws.pipeline.dir, DEFAULT_PARAMS_FILE))) watched.push([join(ws.pipeline.dir, DEFAULT_PARAMS_FILE), 'a', 0, 0, 0]);
+    for (const p of [ws.pipeline.file, ws.lockPath, ...paramsFiles, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : [])]) {
       if (!watchTree(p, watched)) return false;
     }
     // Engine and stage code: any rebuild or edit shows up as a changed mtime.
@@ -205,6 +216,7 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
     watched,
     stages: ws.dag.order.map((n) => ({ name: n, key: records.get(n)!.key })),
     summary,
+    warnings: ws.pipeline.warnings.map((w) => w.format()),
   };
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;

@@ -4,17 +4,19 @@
 // upstream rerun that reproduces the same bytes leaves its dependents cached.
 import { existsSync, rmSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import PQueue from 'p-queue';
-import { copyPath, makeWritable, type RunRecord } from '../cache/store.js';
+import { copyPath, makeWritable, type OutputRecord, type RunRecord } from '../cache/store.js';
 import { sameEntry, writeLock, type LockFile, type LockStage } from '../cache/lockfile.js';
-import { canonicalJson } from '../cache/hash.js';
+import { canonicalJson, hashPath } from '../cache/hash.js';
 import { WorkspaceLock } from '../cache/workspace-lock.js';
+import { subDag, upstreamClosure } from '../graph/dag.js';
+import { writeEffectiveParams } from './effective-params.js';
 import { collectPathInputs, type StageSpec } from '../pipeline/load.js';
 import { substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
-import { computeKey, outputsToRestore, planPipeline, type StagePlan } from '../plan/plan.js';
+import { computeKey, outputsToRestore, planPipeline, uncachedOutputChanges, type StagePlan } from '../plan/plan.js';
 import type { Workspace } from '../plan/workspace.js';
-import type { StaleReason } from '../plan/reasons.js';
+import { formatReasons, type StaleReason } from '../plan/reasons.js';
 import { ResourcePool } from '../schedule/resources.js';
 import type { GpuDevice } from '../schedule/devices.js';
 import { LocalExecutor } from '../exec/local-executor.js';
@@ -30,6 +32,8 @@ import { stageExecutors, type ExecutorSettings, type StageExecutors } from './ex
 
 export interface RunOptions {
   force?: boolean | string[];
+  /** Run only what these stages need (them and their upstream stages); default: every stage. */
+  targets?: string[];
   dryRun?: boolean;
   jobs?: number;
   keepGoing?: boolean;
@@ -72,6 +76,8 @@ export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<strin
     const rec = records.get(ref.stage)!;
     // Command stages read upstream command outputs where they live in the workspace.
     if (forCommand && up.kind === 'command') return up.outs[ref.output];
+    // A `cache: false` output lives only there.
+    if (up.uncached.includes(ref.output)) return join(ws.pipeline.dir, up.outs[ref.output]);
     return ws.store.outputPath(rec, ref.output);
   };
   const inputs = substituteArtifactRefs(spec.inputs, pathOf) as Record<string, unknown>;
@@ -92,15 +98,18 @@ function setAt(obj: Record<string, unknown>, path: string[], value: unknown): vo
   cur[path[path.length - 1]] = value;
 }
 
-export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise<RunResult> {
+export async function runPipeline(whole: Workspace, opts: RunOptions = {}): Promise<RunResult> {
   const emit = opts.emit ?? (() => {});
   const t0 = performance.now();
+  // `run TARGET...`: the targets and what they need, nothing else (the lock keeps other entries).
+  const only = opts.targets ? upstreamClosure(whole.dag, opts.targets) : undefined;
+  const ws: Workspace = only ? { ...whole, dag: subDag(whole.dag, only) } : whole;
   // A run plans holding the workspace lock, after putting back what a crashed run left half-written.
   const wsLock = opts.dryRun ? undefined : new WorkspaceLock(join(ws.root, '.fisherflow', 'run.lock'));
   wsLock?.acquire(`fisherflow run ${ws.label}`, (m) => emit({ type: 'note', message: m }));
   try {
     if (wsLock) for (const message of ws.outputs.recover()) emit({ type: 'note', message });
-    return await planAndExecute(ws, opts, emit, t0);
+    return await planAndExecute(ws, only, opts, emit, t0);
   } finally {
     if (wsLock) {
       ws.statCache.save();
@@ -110,8 +119,8 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
   }
 }
 
-async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
-  const plans = planPipeline(ws, { force: opts.force });
+async function planAndExecute(ws: Workspace, only: Set<string> | undefined, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
+  const plans = planPipeline(ws, { force: opts.force, only });
   // The workspace is the user's: an output fisherflow did not write is not replaced without --force.
   if (!opts.dryRun) {
     const theirs: UserError[] = [];
@@ -144,6 +153,10 @@ async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSin
   for (const n of ws.dag.order) {
     if (plans.get(n)!.record) continue;
     const spec = ws.pipeline.stages.get(n)!;
+    if (spec.frozen && ws.previousLock?.stages[n]) {
+      impossible.push(new UserError(`stage '${n}' is frozen, but the result its lock entry names (key ${ws.previousLock.stages[n].key.slice(0, 12)}) is not in the store (${formatReasons(plans.get(n)!.reasons).join('; ')})`, ws.pipeline.source.locate([...spec.yamlPath, 'frozen']), 'remove `frozen: true` to compute it again'));
+      continue;
+    }
     const msg = executors.of(spec).check({ stage: n, work: { kind: 'command', command: '' }, cwd: ws.pipeline.dir, resources: spec.resources, logFile: '' });
     if (msg) impossible.push(new UserError(msg, ws.pipeline.source.locate([...spec.yamlPath, 'resources'])));
   }
@@ -161,7 +174,16 @@ async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSin
       }),
     };
   }
-  return execute(ws, plans, pool, executors, opts, emit, t0);
+  let restoreParams = () => {};
+  try {
+    // Commands read params files themselves: they must hold the values --set/--params gave.
+    if (ws.dag.order.some((n) => plans.get(n)!.status === 'stale' && ws.pipeline.stages.get(n)!.kind === 'command')) {
+      restoreParams = writeEffectiveParams(ws, (m) => emit({ type: 'note', message: m }));
+    }
+    return await execute(ws, plans, pool, executors, opts, emit, t0);
+  } finally {
+    restoreParams();
+  }
 }
 
 async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: ResourcePool, executors: StageExecutors, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
@@ -174,7 +196,9 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let stopLaunching = false;
   let interrupted = false;
-  const forcedSet = new Set(opts.force === true ? dag.order : Array.isArray(opts.force) ? opts.force : []);
+  // Forced: --force, and always_run stages; never a frozen one.
+  const forcedSet = new Set([...(opts.force === true ? dag.order : Array.isArray(opts.force) ? opts.force : []), ...dag.order.filter((n) => pipeline.stages.get(n)!.alwaysRun)]);
+  for (const n of dag.order) if (pipeline.stages.get(n)!.frozen) forcedSet.delete(n);
   const snapshotBase = pipelineSnapshot(ws, plans);
 
   // Longest path to a sink first: keeps the critical path moving.
@@ -247,12 +271,13 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     // The plan already keyed and verified a cached stage; while its upstream stages ended with the
     // very records the plan saw, its key and record stand (10,000 cached stages: no second pass).
     const planned = plans.get(name);
-    const asPlanned = planned?.record && planned.lock && [...dag.upstream.get(name)!].every((u) => records.get(u) === plans.get(u)?.record);
+    // A frozen stage keeps its planned (locked) result whatever its upstream stages did.
+    const asPlanned = planned?.record && planned.lock && (spec.frozen || [...dag.upstream.get(name)!].every((u) => records.get(u) === plans.get(u)?.record));
     const km = asPlanned ? { key: planned.key!, lock: planned.lock! } : computeKey(ws, spec, (n) => records.get(n));
     if ('waitingFor' in km) throw new Error(`internal: ${name} scheduled before ${km.waitingFor.join(', ')}`);
     if (!forcedSet.has(name)) {
       const rec = asPlanned ? planned.record : store.readRecord(km.key);
-      if (rec && (asPlanned || !store.verify(rec))) {
+      if (rec && (asPlanned || (!store.verify(rec) && uncachedOutputChanges(ws, spec, rec).length === 0))) {
         // The plan already compared a planned stage's workspace outputs with its result.
         useResult(name, spec, km, rec, asPlanned ? planned.restore ?? [] : undefined);
         return;
@@ -298,7 +323,8 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     } catch (e) {
       emit({ type: 'note', stage: name, message: `remote '${remote.name}' failed (${(e as Error).message}); running the stage here` });
     }
-    if (rec && !stopLaunching) useResult(name, spec, km, rec);
+    // A `cache: false` output is nowhere but in the workspace: without it there, the stage runs.
+    if (rec && !stopLaunching && uncachedOutputChanges(ws, spec, rec).length === 0) useResult(name, spec, km, rec);
     else void queue.add(() => runOne(name, spec, km.key, km.lock), { priority: depth.get(name) });
   };
 
@@ -371,9 +397,9 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
 
-  // The lock file records what ran; stages that did not complete keep their previous entry.
+  // The lock file records what ran; stages that did not complete (or were not targets) keep their previous entry.
   const entries: Record<string, LockStage> = {};
-  for (const n of dag.order) {
+  for (const n of pipeline.stages.keys()) {
     const e = lockEntries.get(n) ?? ws.previousLock?.stages[n];
     if (e) entries[n] = e;
   }
@@ -419,22 +445,33 @@ async function attemptStage(
   const started = performance.now();
   if (spec.kind === 'command') {
     const { command } = resolveInputs(ws, spec, records, true);
-    const outPaths = Object.values(spec.outs).map((rel) => join(ws.runDir, rel));
-    // Old outputs must not pass for new ones, and must come back if the stage fails.
+    // Old outputs must not pass for new ones (unless the stage keeps them: `persist`), and must
+    // come back if the stage fails.
+    const outPaths = Object.entries(spec.outs).filter(([name]) => !spec.persist.includes(name)).map(([, rel]) => join(ws.runDir, rel));
+    // The folder an output goes in exists when the command starts (stages run in parallel, so one
+    // cannot count on another having made it).
+    for (const rel of Object.values(spec.outs)) mkdirSync(dirname(join(ws.runDir, rel)), { recursive: true });
     const moved = ws.outputs.moveAside(spec.name, outPaths);
     for (const abs of outPaths) ws.statCache.forget(abs);
     try {
       const job: StageJob = { stage: spec.name, work: { kind: 'command', command: command! }, cwd: ws.runDir, env: { ...spec.env }, resources: spec.resources, logFile };
       await runJob(executor, job, signal, emit, attempt, spec.name, logFile);
       const outputs: Record<string, string> = {};
+      const uncached: Record<string, OutputRecord> = {};
       for (const [name, rel] of Object.entries(spec.outs)) {
         const abs = join(ws.runDir, rel);
         if (!existsSync(abs)) throw new StageRunError({ stage: spec.name, kind: 'error', message: `the command succeeded but did not write its output '${rel}'`, logFile, logTail: logTail(logFile) });
+        if (spec.uncached.includes(name)) {
+          // `cache: false`: recorded by its hash (dependents' keys need it), kept in the workspace only.
+          const h = hashPath(abs, ws.statCache);
+          uncached[name] = { path: rel, kind: h.kind, hash: h.hash, stored: false };
+          continue;
+        }
         copyPath(abs, join(staging, rel));
         outputs[name] = rel;
       }
       mkdirSync(staging, { recursive: true });
-      const rec = store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, seconds: (performance.now() - started) / 1000 });
+      const rec = store.commit({ key, stage: spec.name, type: spec.type, staging, outputs, uncached, seconds: (performance.now() - started) / 1000 });
       for (const [name, rel] of Object.entries(spec.outs)) ws.outputs.remember(join(ws.runDir, rel), rec.outputs[name].hash);
       moved.done();
       return rec;

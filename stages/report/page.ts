@@ -21,6 +21,8 @@ export interface ReportModel {
   /** The paper's experiment: models and fused models evaluated on the same sets. */
   fusion?: FusionEvaluations;
   interpolation?: InterpolationPath[];
+  /** Sections drawn elsewhere (plots.ts), placed before the pipeline section. */
+  extraSections?: Array<{ id: string; label: string; html: string }>;
 }
 
 export interface RenderedReport {
@@ -333,7 +335,7 @@ export function renderReport(model: ReportModel): RenderedReport {
       ? [['overlap', 'Overlap']]
       : model.overlapSets.map((s, i) => [overlapIds[i]!, s.name ? `Overlap — ${s.name}` : 'Overlap'])),
   ];
-  navTargets.push(['training', 'Training'], ['pipeline', 'Pipeline']);
+  navTargets.push(['training', 'Training'], ...(model.extraSections ?? []).map((s) => [s.id, s.label]), ['pipeline', 'Pipeline']);
   const nav = html('nav', {}, navTargets.map(([id, label]) => html('a', { href: `#${id}` }, escapeXml(label!))));
   const subtitle = model.pipeline ? html('p', { class: 'sub' }, `Fisherflow report for ${html('code', {}, escapeXml(model.pipeline.file))}`) : '';
 
@@ -348,7 +350,7 @@ export function renderReport(model: ReportModel): RenderedReport {
     ]),
     html('body', {}, html('main', {}, [
       html('header', {}, [html('h1', {}, escapeXml(model.title)), subtitle, nav]),
-      ...experiment, ...overlapSections, training, pipeline,
+      ...experiment, ...overlapSections, training, ...(model.extraSections ?? []).map((s) => s.html), pipeline,
     ])),
   ]) + '\n';
   return { html: doc, figures, notebookLines: lines };

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, PATH_KEYWORD } from 'fisherflow';
 import { renderReport } from './page.js';
+import { plotsInputSchema, plotsSection, type ReportPlot } from './plots.js';
 import { readOverlapFile, readTrainMetrics, type OverlapSet, type TrainedModel } from './report-data.js';
 import { interpolationPaths, readEvaluations } from './fusion-data.js';
 import { accuracyText } from './fusion.js';
@@ -22,6 +23,8 @@ export interface ReportInputs {
   fusion?: { models: Record<string, string>; fused: Record<string, string> };
   /** `PAIR,ALPHA` → the evaluate stage's metrics.json of the model interpolated at α. */
   interpolation?: Record<string, string>;
+  /** Plot files (loss curves, ROC, confusion matrices) drawn as `fisherflow plots` draws them. */
+  plots?: ReportPlot[];
   title?: string;
 }
 
@@ -30,7 +33,7 @@ const pathInput = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
 const stage = defineStage<ReportInputs>({
   stageApiVersion: 1,
   type: 'report',
-  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlap table, pairwise heatmap, per-layer overlap, training curves, DAG, params, versions and lock keys.',
+  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlap table, pairwise heatmap, per-layer overlap, training curves, plots, DAG, params, versions and lock keys.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
@@ -62,6 +65,7 @@ const stage = defineStage<ReportInputs>({
         description: 'Interpolation curves: PAIR,ALPHA → the evaluate stage\'s metrics.json of the model merged with weights [1 − α, α] (what a matrix over pair and alpha names); one chart per pair, linked to the overlap named PAIR.',
         additionalProperties: pathInput,
       },
+      plots: plotsInputSchema,
       title: { type: 'string', description: 'Heading of the report.', default: 'Fisher overlap report' },
     },
   },
@@ -94,7 +98,9 @@ const stage = defineStage<ReportInputs>({
     const fusion = inputs.fusion ? { models: readEvaluations(inputs.fusion.models, 'fusion.models'), fused: readEvaluations(inputs.fusion.fused, 'fusion.fused') } : undefined;
     const interpolation = inputs.interpolation ? interpolationPaths(readEvaluations(inputs.interpolation, 'interpolation'), 'interpolation') : undefined;
 
-    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline, fusion, interpolation });
+    const plots = await plotsSection(inputs.plots ?? []);
+    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline, fusion, interpolation, extraSections: plots ? [plots] : [] });
+    Object.assign(report.figures, plots?.figures);
     if (fusion) {
       const text = accuracyText(fusion);
       writeFileSync(join(ctx.outDir, 'accuracy.txt'), text);

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { defaultPipelineFile } from '../../plan/workspace.js';
 import { metricFilter } from '../../metrics/filter.js';
-import { metricOption, out, precisionOption, storeOption } from '../options.js';
+import { collect, metricOption, out, precisionOption, storeOption } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -16,22 +16,25 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--md', 'markdown tables (for a pull request)')
     .option('--all', 'list unchanged params, stages and metrics too')
+    .option('--set <key=value>', 'the working tree with this param overridden, as `run --set` would run it (repeatable)', collect, [])
+    .option('--params <file>', 'the working tree with these param overrides, as `run --params` would run it')
     .addOption(metricOption())
     .addOption(storeOption())
     .addOption(precisionOption())
     .action(diffCommand);
 }
 
-export async function diffCommand(revA: string | undefined, revB: string | undefined, o: { pipeline?: string; json?: boolean; md?: boolean; all?: boolean; metric: string[]; store?: string; precision: number }): Promise<void> {
+export async function diffCommand(revA: string | undefined, revB: string | undefined, o: { pipeline?: string; json?: boolean; md?: boolean; all?: boolean; metric: string[]; store?: string; precision: number; set?: string[]; params?: string }): Promise<void> {
   const [{ pipelineContext, readRevision, readWorkingTree }, { diffRevisions, diffJson, renderDiffMarkdown, renderDiffText }] = await Promise.all([
     import('../../experiments/revision.js'),
     import('../../experiments/diff.js'),
   ]);
   if (o.json && o.md) throw new UserError('diff: choose one of --json and --md');
+  if (revB !== undefined && (o.set?.length || o.params)) throw new UserError('diff: --set and --params apply to the working tree; leave out the second revision');
   const file = o.pipeline ? resolve(o.pipeline) : defaultPipelineFile();
   const ctx = pipelineContext(file, "'fisherflow diff'", o.store);
   const a = readRevision(ctx, revA ?? 'HEAD');
-  const b = revB === undefined ? await readWorkingTree(ctx) : readRevision(ctx, revB);
+  const b = revB === undefined ? await readWorkingTree(ctx, { set: o.set, paramsFile: o.params }) : readRevision(ctx, revB);
   const d = diffRevisions(ctx.pipelinePath, a, b, { all: o.all });
   const pick = metricFilter(o.metric);
   d.metrics = d.metrics.filter((m) => pick(m.file, m.key));

@@ -127,7 +127,7 @@ export async function expApply(name: string, file: string | undefined): Promise<
     out(`${label} already has the params of experiment ${name}\n`);
     return;
   }
-  for (const c of r.changes) out(`${c.key}: ${formatValue(c.old)} → ${formatValue(c.new)}${c.added ? ' (not declared by the current pipeline; added)' : ''}\n`);
+  for (const c of r.changes) out(`${c.key}${c.file ? ` (${c.file})` : ''}: ${formatValue(c.old)} → ${formatValue(c.new)}${c.added ? ' (not declared by the current pipeline; added)' : ''}\n`);
   out(`wrote ${label}; 'fisherflow run' takes the experiment's results from the cache where its stages are unchanged\n`);
 }
 

@@ -2,9 +2,9 @@
 import { Option, type Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
-import { openWorkspace, projectRoot } from '../../plan/workspace.js';
+import { openWorkspace, printWarningText, projectRoot } from '../../plan/workspace.js';
 import { formatReasons } from '../../plan/reasons.js';
-import { addPipelineOptions, addRemoteOption, addRunOptions, workspaceOptions } from '../options.js';
+import { addPipelineOptions, addRemoteOption, addRunOptions, pipelineAndTargets, resolveTargets, workspaceOptions } from '../options.js';
 import { onInterrupt } from '../interrupt.js';
 import type { RunRemote } from '../remote-options.js';
 import type { RunResult } from '../../run/run.js';
@@ -30,7 +30,7 @@ export interface RunCommandOptions {
 export function register(program: Command): void {
   addRemoteOption(
     addRunOptions(
-      addPipelineOptions(program.command('run').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)'))
+      addPipelineOptions(program.command('run').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)').argument('[targets...]', 'run only these stages and what they need (default: every stage)'))
         .description('run the stages whose inputs changed')
         .addOption(new Option('--force [stages...]', 'rerun these stages (all when none named) and their dependents'))
         .option('--dry-run', 'show what would run, run nothing'),
@@ -39,10 +39,13 @@ export function register(program: Command): void {
   )
     .option('--push', 'upload the results this run computed to the remote')
     .option('--no-push', "do not push, whatever the config's remote.push says")
-    .action(runCommand);
+    .action((first: string | undefined, rest: string[], o: RunCommandOptions) => {
+      const { file, targets } = pipelineAndTargets(first === undefined ? rest : [first, ...rest]);
+      return runCommand(file, o, targets);
+    });
 }
 
-export async function runCommand(file: string | undefined, o: RunCommandOptions): Promise<void> {
+export async function runCommand(file: string | undefined, o: RunCommandOptions, targetNames: string[] = []): Promise<void> {
   const started = performance.now();
   const [{ runPipeline }, { pipelineSummary }, { detectGpus }, { createRunDisplay }, { fastPathArgs, tryFastPath, saveFastPath }, { WorkspaceLock }, { executorSettings }] = await Promise.all([
     import('../../run/run.js'),
@@ -54,10 +57,12 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
     import('../../run/executors.js'),
   ]);
   const fastArgs = fastPathArgs(file, o);
-  const useFastPath = !o.force && !o.dryRun;
+  // The fast path knows whole-pipeline runs only.
+  const useFastPath = !o.force && !o.dryRun && targetNames.length === 0;
   if (useFastPath) {
     const hit = tryFastPath(fastArgs);
     if (hit) {
+      hit.warnings.forEach(printWarningText);
       const root = projectRoot(dirname(fastArgs.pipelineFile));
       // Nothing changed since the last successful run: every stage is cached. Still respect
       // another run in progress.
@@ -79,13 +84,14 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
   const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
   if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw new UserError(`--force: unknown stage '${f}'`);
   const forced = Array.isArray(force) ? force.flatMap((f) => ws.pipeline.families.get(f) ?? [f]) : force;
+  const targets = targetNames.length ? resolveTargets(ws.pipeline, targetNames) : undefined;
   // --dry-run prints its own list (every stage, with reasons) instead of the live display.
   const display = createRunDisplay(o.json || o.dryRun ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
   const interrupt = onInterrupt({ quiet: o.json });
   // The shared remote cache, when one is configured (src/cache/remote/): asked before a stale stage runs.
   const shared = o.dryRun ? undefined : (await import('../remote-options.js')).runRemote(ws.root, ws.store, o, (stage, message) => display.handle({ type: 'note', stage, message }));
   try {
-    const res = await runPipeline(ws, { force: forced, dryRun: o.dryRun, jobs: executors.jobs, executors, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle, remote: shared?.results });
+    const res = await runPipeline(ws, { force: forced, targets, dryRun: o.dryRun, jobs: executors.jobs, executors, keepGoing: o.keepGoing, gpus: gpus.devices, jobsPerGpu: o.jobsPerGpu, signal: interrupt.signal, emit: display.handle, remote: shared?.results });
     display.close();
     const pushed = shared?.push && !res.interrupted ? await pushComputed(shared, res, o.json) : true;
     if (o.json) {
@@ -97,7 +103,8 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions)
         process.stdout.write(`${label}  ${s.name}${s.reasons?.length ? `: ${formatReasons(s.reasons).join('; ')}` : ''}\n`);
       }
     }
-    if (res.ok && !o.dryRun && !res.interrupted) {
+    // The summary speaks of the whole pipeline: not after a run of some targets.
+    if (res.ok && !o.dryRun && !res.interrupted && !targets) {
       const lines = pipelineSummary(ws, res.records);
       if (!o.json && lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
       if (useFastPath) saveFastPath(ws, fastArgs, res.records, lines);

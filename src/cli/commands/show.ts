@@ -1,5 +1,6 @@
 // `fisherflow show STAGE[.OUTPUT]`: the path of a stage's output in the store.
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { openWorkspace } from '../../plan/workspace.js';
 import { planPipeline } from '../../plan/plan.js';
@@ -27,7 +28,9 @@ export function register(program: Command): void {
       const keys = output ? [output] : Object.keys(spec.outs);
       for (const k of keys) {
         if (!(k in spec.outs)) throw new UserError(`stage '${stage}' has no output '${k}'; its outputs: ${Object.keys(spec.outs).join(', ')}`);
-        out(`${keys.length > 1 ? `${k}\t` : ''}${ws.store.outputPath(plan.record, k)}\n`);
+        // A `cache: false` output is only in the workspace.
+        const path = spec.uncached.includes(k) ? join(ws.pipeline.dir, spec.outs[k]) : ws.store.outputPath(plan.record, k);
+        out(`${keys.length > 1 ? `${k}\t` : ''}${path}\n`);
       }
     });
 }

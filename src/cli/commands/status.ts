@@ -1,12 +1,13 @@
 // `fisherflow status`: every stage up to date or stale, and for each stale stage why.
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { openWorkspace } from '../../plan/workspace.js';
+import { openWorkspace, printWarningText } from '../../plan/workspace.js';
 import { planPipeline } from '../../plan/plan.js';
 import { actionJson, formatAction, formatReason, reasonJson, type StaleAction, type StaleReason } from '../../plan/reasons.js';
 import type { Workspace } from '../../plan/workspace.js';
 import type { StagePlan } from '../../plan/plan.js';
-import { addPipelineOptions, addRemoteOption, out, workspaceOptions } from '../options.js';
+import { upstreamClosure } from '../../graph/dag.js';
+import { addPipelineOptions, addRemoteOption, out, pipelineAndTargets, resolveTargets, workspaceOptions } from '../options.js';
 
 export interface StatusRow {
   name: string;
@@ -18,11 +19,12 @@ export interface StatusRow {
 }
 
 export function register(program: Command): void {
-  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file')), true)
+  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file').argument('[targets...]', 'only these stages and what they need')), true)
     .description('show which stages are up to date, and exactly why the others would rerun')
     .option('--json', 'machine-readable output: each stale stage with its reasons as typed objects ({kind, ...fields, text})')
-    .action(async (file: string | undefined, o: { set: string[]; params?: string; store?: string; json?: boolean; remote?: string | boolean }) => {
-      const { pipeline, stages } = await pipelineStatus(file, o);
+    .action(async (first: string | undefined, rest: string[], o: { set: string[]; params?: string; store?: string; json?: boolean; remote?: string | boolean }) => {
+      const { file, targets } = pipelineAndTargets(first === undefined ? rest : [first, ...rest]);
+      const { pipeline, stages } = await pipelineStatus(file, o, targets);
       if (o.json) {
         out(`${JSON.stringify({ pipeline, stages: stages.map((p) => ({ name: p.name, status: p.status, key: p.key, reasons: p.reasons.map(reasonJson), ...(p.action ? { action: actionJson(p.action) } : {}) })) }, null, 2)}\n`);
         return;
@@ -41,22 +43,24 @@ export function register(program: Command): void {
 }
 
 /** The status of every stage, in DAG order, and the pipeline's label. */
-export async function pipelineStatus(file: string | undefined, o: { set?: string[]; params?: string; store?: string; remote?: string | boolean }): Promise<{ pipeline: string; stages: StatusRow[] }> {
+export async function pipelineStatus(file: string | undefined, o: { set?: string[]; params?: string; store?: string; remote?: string | boolean }, targetNames: string[] = []): Promise<{ pipeline: string; stages: StatusRow[] }> {
   const { fastPathArgs, tryFastPath } = await import('../../run/fast-path.js');
   const args = fastPathArgs(file, o);
   // Nothing changed since the last successful run (see src/run/fast-path.ts): all up to date.
-  const hit = tryFastPath(args);
+  const hit = targetNames.length ? null : tryFastPath(args);
   if (hit) {
+    hit.warnings.forEach(printWarningText);
     return {
       pipeline: relative(process.cwd(), args.pipelineFile) || args.pipelineFile,
       stages: hit.stages.map((st) => ({ name: st.name, status: 'up-to-date', key: st.key, reasons: [] })),
     };
   }
   const ws = await openWorkspace(file, workspaceOptions(o));
-  const plans = planPipeline(ws);
+  const only = targetNames.length ? upstreamClosure(ws.dag, resolveTargets(ws.pipeline, targetNames)) : undefined;
+  const plans = planPipeline(ws, { only });
   ws.statCache.save();
   const actions = await remoteActions(ws, plans, o.remote);
-  return { pipeline: ws.label, stages: ws.dag.order.map((n) => ({ ...plans.get(n)!, ...(actions?.has(n) ? { action: actions.get(n) } : {}) })) };
+  return { pipeline: ws.label, stages: ws.dag.order.filter((n) => plans.has(n)).map((n) => ({ ...plans.get(n)!, ...(actions?.has(n) ? { action: actions.get(n) } : {}) })) };
 }
 
 /** With a remote configured (and stale stages), what `run` would do about each stale stage. */
