@@ -13,9 +13,10 @@
 // refuses to replace it without --force (src/plan/plan.ts decides, src/run/run.ts refuses).
 // Before a command runs, its existing outputs are moved aside; if the stage fails they are put
 // back, and if the engine dies the next run puts them back (`recover`) before planning.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
 import { copyPath, makeWritable } from './store.js';
 
 const FORMAT = 1;
@@ -110,11 +111,7 @@ export class WorkspaceOutputs {
       this.journal = undefined;
     }
     if (!this.dirty || !this.memory) return;
-    mkdirSync(this.stateDir, { recursive: true });
-    const file = join(this.stateDir, 'outputs.json');
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.memory));
-    renameSync(tmp, file);
+    writeFileAtomic(join(this.stateDir, 'outputs.json'), JSON.stringify(this.memory), 'the workspace outputs record');
     this.dirty = false;
   }
 

@@ -1,8 +1,8 @@
 // `fisherflow exp apply NAME`: write an experiment's params into the pipeline's `params:`.
 // The YAML is edited as a document (yaml's CST-preserving API), so comments and layout stay;
 // only values that differ are touched.
-import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '../cache/atomic-write.js';
 import { yamlLibrary } from '../pipeline/source.js';
 import { canonicalJson } from '../cache/hash.js';
 import type { Params } from '../pipeline/params.js';
@@ -53,9 +53,7 @@ export function applyExperiment(pipelineFile: string | undefined, name: string):
   const diffs: Array<{ path: string[]; old: unknown; new: unknown; added: boolean }> = [];
   differences(exp.params, have, [], diffs);
   if (diffs.length) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, editParams(text, diffs));
-    renameSync(tmp, file);
+    writeFileAtomic(file, editParams(text, diffs), 'the pipeline file');
   }
   return { experiment: exp, pipelineFile: file, changes: diffs.map((d) => ({ key: d.path.join('.'), old: d.old, new: d.new, added: d.added })) };
 }
