@@ -36,10 +36,13 @@ function alive(owner: Owner): boolean {
   return !owner.start || !now || now === owner.start;
 }
 
+// Locks this process holds, released by one exit hook (gc may hold one per project).
+const heldLocks = new Set<WorkspaceLock>();
+let exitHookInstalled = false;
+
 export class WorkspaceLock {
   private held = false;
   private readonly groupsFile: string;
-  private readonly releaseOnExit = () => this.release();
 
   constructor(private readonly path: string) {
     this.groupsFile = `${path}.groups`;
@@ -76,7 +79,13 @@ export class WorkspaceLock {
         closeSync(fd);
         rmSync(this.groupsFile, { force: true });
         this.held = true;
-        process.on('exit', this.releaseOnExit);
+        heldLocks.add(this);
+        if (!exitHookInstalled) {
+          exitHookInstalled = true;
+          process.on('exit', () => {
+            for (const l of heldLocks) l.release();
+          });
+        }
         return;
       }
       let owner: Owner | undefined;
@@ -113,7 +122,7 @@ export class WorkspaceLock {
 
   release(): void {
     if (!this.held) return;
-    process.off('exit', this.releaseOnExit);
+    heldLocks.delete(this);
     try {
       const owner = JSON.parse(readFileSync(this.path, 'utf8')) as Owner;
       if (owner.pid === process.pid) {

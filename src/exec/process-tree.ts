@@ -3,21 +3,23 @@
 //
 // Every stage process leads its own process group (spawned `detached`), so a signal to -pid
 // reaches its children and grandchildren too (a shell's `sleep`, a trainer's data loaders). The
-// group is started by /bin/sh, which first forks a *guard* into it and then execs the stage's own
-// program, which so keeps the leader's pid: the engine still sees the stage's exact exit code or
-// signal. The guard blocks reading fd 3, a socket whose other end only the engine holds (libuv
-// opens it close-on-exec, so no other process inherits it). When the engine dies, however it dies
+// shell that starts the group first forks a *guard* into it: a command stage's own shell runs
+// GUARD_PREFIX before the command, a worker is started by /bin/sh running it before `exec node`.
+// The guard blocks reading fd 3, a socket whose other end only the engine holds (libuv opens it
+// close-on-exec, so no other process inherits it). When the engine dies, however it dies
 // (SIGKILL, a crash, SIGHUP), the kernel closes that end, the read returns, and the guard SIGKILLs
 // its whole group, itself included. The guard ignores SIGINT/SIGTERM/SIGHUP, so a cancellation
 // (SIGTERM to the group) cannot remove it before the grace period's SIGKILL. It is double-forked
-// (its subshell exits at once), so it is nobody's child: a stage's own `wait` does not see it.
+// (its subshell exits at once), so it is nobody's child: a command's own `wait` or `$!` does not
+// see it. The leader keeps its pid (bash execs a command's last program, sh execs node), so the
+// engine still sees the stage's exact exit code or signal.
 //
 // The engine also keeps the list of groups it started (`runningStageGroups`): the run records
 // them in the workspace lock (a later run that takes over a dead run's lock kills what is left),
 // a second Ctrl-C SIGKILLs them all, and so does the engine's own exit.
 //
 // Public surface:
-//   spawnStageProcess(stage, file, args, opts): ChildProcess   stdio [ignore, pipe, pipe, guard(, ipc)]
+//   spawnStageProcess(stage, what, opts): ChildProcess   a shell command or a program; stdio [ignore, pipe, pipe, guard(, ipc)]
 //   signalGroup(pid, signal), terminateGroup(child, graceMs)
 //   runningStageGroups(), onStageGroupStart(listener), killRunningStageGroups()
 //   processStartTime(pid), liveGroupMembers(pgid)              identity checks (Linux /proc)
@@ -32,12 +34,9 @@ export interface StageGroup {
   start: string | null;
 }
 
-// Forks the guard, closes fd 3 in the leader, and execs the stage's own program ("$@"), saying so
-// in the log when there is no such program. fd 4, the IPC channel of a worker, is closed in the
-// guard so the guard never holds it open.
-const GUARD_SCRIPT =
-  '(trap "" INT TERM HUP; exec 4>&- 0</dev/null; read -r _ <&3; kill -9 0) >/dev/null 2>&1 & exec 3<&-; ' +
-  'command -v "$1" >/dev/null || { echo "fisherflow: could not start $1: command not found" >&2; exit 127; }; exec "$@"';
+// Forks the guard and closes fd 3 in the leader. One line, so a command's line numbers stay its
+// own. fd 4, the IPC channel of a worker, is closed in the guard so the guard never holds it open.
+const GUARD_PREFIX = '( (trap "" INT TERM HUP; exec 4>&- 0</dev/null; read -r _ <&3; kill -9 0) >/dev/null 2>&1 & ); exec 3<&-; ';
 
 const running = new Map<number, StageGroup>();
 const startListeners = new Set<(g: StageGroup) => void>();
@@ -51,18 +50,22 @@ export interface StageSpawnOptions {
   serialization?: 'json' | 'advanced';
 }
 
+/** What a stage process runs: `shell -c command`, or a program with its arguments. */
+export type StageProgram = { shell: string; command: string } | { program: string; args: string[] };
+
 /**
- * Spawns `file args` as a stage process: leader of a new process group, with a guard in the group
- * that kills it when the engine dies. stdio: 0 ignored, 1 and 2 pipes, 3 the guard's socket (leave
- * it alone), 4 the IPC channel when `ipc`. The group is tracked until its leader exits; then
- * whatever the stage left in its group (strays, the guard) is SIGKILLed.
+ * Spawns a stage process: leader of a new process group, with a guard in the group that kills it
+ * when the engine dies. stdio: 0 ignored, 1 and 2 pipes, 3 the guard's socket (leave it alone), 4
+ * the IPC channel when `ipc`. The group is tracked until its leader exits; then whatever the stage
+ * left in its group (strays, the guard) is SIGKILLed.
  */
-export function spawnStageProcess(stage: string, file: string, args: string[], opts: StageSpawnOptions): ChildProcess {
+export function spawnStageProcess(stage: string, what: StageProgram, opts: StageSpawnOptions): ChildProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => killRunningStageGroups());
   }
-  const child = spawn('/bin/sh', ['-c', GUARD_SCRIPT, 'fisherflow-stage', file, ...args], {
+  const [file, args] = 'shell' in what ? [what.shell, ['-c', GUARD_PREFIX + what.command]] : ['/bin/sh', ['-c', `${GUARD_PREFIX}exec "$@"`, 'fisherflow-stage', what.program, ...what.args]];
+  const child = spawn(file, args, {
     cwd: opts.cwd,
     env: opts.env,
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe', 'pipe'],

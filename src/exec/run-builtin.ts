@@ -10,6 +10,7 @@
 // The worker gets CUDA_VISIBLE_DEVICES / FISHERFLOW_DEVICE for context.gpus (empty → CPU); it
 // runs guarded like every stage process (process-tree.ts): it dies with the engine.
 import { fileURLToPath } from 'node:url';
+import { describeSystemError } from '../errors.js';
 import { deviceEnv } from '../schedule/devices.js';
 import { describeExit, StageRunError } from './errors.js';
 import { logTail, openStageLog, type StageLog } from './log-file.js';
@@ -70,6 +71,10 @@ function stageThrew(opts: RunBuiltinOptions, log: StageLog, inputError: boolean,
   }
   log.line(stack && stack.includes(message) ? stack : `error: ${message}${stack ? '\n' + stack : ''}`);
   log.close();
+  // Node's "ENOSPC: no space left on device, write" names no file: name the folders the stage writes.
+  if (/^(ENOSPC|EDQUOT|EROFS): /.test(message)) {
+    return failure(opts, 'error', `stage ${opts.stage} failed: ${describeSystemError({ message })} while writing into its output folder ${opts.context.outDir} (or its work folder ${opts.context.workDir})`);
+  }
   return failure(opts, 'error', `stage ${opts.stage} failed: ${message}`);
 }
 
@@ -103,7 +108,7 @@ function runInWorker(opts: RunBuiltinOptions, log: StageLog, onLogFailure: { sto
   return new Promise<void>((resolve, reject) => {
     // Keep loader flags (tsx), drop the test runner's and the inspector's.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
-    const child = spawnStageProcess(opts.stage, process.execPath, [...execArgv, STAGE_WORKER_PATH], {
+    const child = spawnStageProcess(opts.stage, { program: process.execPath, args: [...execArgv, STAGE_WORKER_PATH] }, {
       env: { ...process.env, ...opts.env, ...deviceEnv(opts.context.gpus) },
       ipc: true,
       serialization: 'advanced',

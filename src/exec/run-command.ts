@@ -46,7 +46,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
     return Promise.resolve({ exitCode: null, signal: null, seconds: 0, cancelled: !log.writeError, logError: log.writeError });
   }
   return new Promise<CommandResult>((resolve) => {
-    const child = spawnStageProcess(opts.stage, opts.shell ?? 'bash', ['-c', opts.command], {
+    const child = spawnStageProcess(opts.stage, { shell: opts.shell ?? 'bash', command: opts.command }, {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
     });

@@ -115,6 +115,7 @@ test('a second Ctrl-C kills every stage process group (SIGKILL) before exiting 1
   const n = lineCount(join(dir, 'out.txt'));
   await new Promise((r) => setTimeout(r, 600));
   assert.equal(lineCount(join(dir, 'out.txt')), n, 'nothing writes any more');
+  assert.equal(existsSync(join(dir, '.fisherflow', 'run.lock')), false, 'the workspace lock is released on the way out');
 });
 
 test('stdout closed early (`fisherflow run | head -1`) is harmless: the run completes, no stack trace, no stray process', async () => {
