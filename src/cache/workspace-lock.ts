@@ -10,7 +10,7 @@
 // dead run writes into the workspace or the store while the new owner works. A recorded leader
 // that is alive is killed only if its start time matches the record (a pid reused by an unrelated
 // process is left alone). The lock is released on exit too (a second Ctrl-C exits at once).
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { UserError, WriteError } from '../errors.js';
@@ -43,6 +43,8 @@ let exitHookInstalled = false;
 export class WorkspaceLock {
   private held = false;
   private readonly groupsFile: string;
+  /** Open while the lock is held: one write per stage started, no open/close. */
+  private groupsFd: number | null = null;
 
   constructor(private readonly path: string) {
     this.groupsFile = `${path}.groups`;
@@ -77,7 +79,11 @@ export class WorkspaceLock {
           throw new WriteError(this.path, e, 'the workspace lock');
         }
         closeSync(fd);
-        rmSync(this.groupsFile, { force: true });
+        try {
+          this.groupsFd = openSync(this.groupsFile, 'w');
+        } catch {
+          this.groupsFd = null; // groups go unrecorded; their guards still kill them with the engine
+        }
         this.held = true;
         heldLocks.add(this);
         if (!exitHookInstalled) {
@@ -111,10 +117,10 @@ export class WorkspaceLock {
 
   /** Note a stage process group the holder started (best effort: the group's guard is the first line of defence). */
   recordGroup(group: Pick<StageGroup, 'pgid' | 'stage'> & { start?: string | null }): void {
-    if (!this.held) return;
+    if (!this.held || this.groupsFd === null) return;
     const line = JSON.stringify({ pgid: group.pgid, start: group.start === undefined ? processStartTime(group.pgid) : group.start, stage: group.stage });
     try {
-      appendFileSync(this.groupsFile, line + '\n');
+      writeSync(this.groupsFd, line + '\n');
     } catch {
       /* disk full: the guard still kills the group with its engine */
     }
@@ -123,6 +129,14 @@ export class WorkspaceLock {
   release(): void {
     if (!this.held) return;
     heldLocks.delete(this);
+    if (this.groupsFd !== null) {
+      try {
+        closeSync(this.groupsFd);
+      } catch {
+        /* already closed */
+      }
+      this.groupsFd = null;
+    }
     try {
       const owner = JSON.parse(readFileSync(this.path, 'utf8')) as Owner;
       if (owner.pid === process.pid) {

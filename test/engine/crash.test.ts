@@ -1,25 +1,18 @@
 // The engine dies, however it dies (SIGKILL, SIGHUP, SIGTERM, a second Ctrl-C, its stdout closed
 // by `| head`): no process of a running stage outlives it, and the next run's result is
 // byte-identical to a clean run's.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REPO_ROOT, cli, cliAsync, runJson, workspace } from '../helpers/cli.js';
-import { killProcessesIn, processesIn, waitFor } from '../helpers/processes.js';
+import { processesIn, removeAfterTests, waitFor } from '../helpers/processes.js';
 
-const made: string[] = [];
-after(() => {
-  for (const d of made) {
-    killProcessesIn(d);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
 function ws(files: Record<string, string>): string {
   const d = workspace(files);
-  made.push(d);
+  removeAfterTests(d);
   return d;
 }
 
@@ -137,7 +130,7 @@ test('taking over a dead run\'s workspace lock first kills the process groups it
   const dir = ws({ 'fisherflow.yaml': 'stages:\n  a:\n    run: echo a > a.txt\n    outs: [a.txt]\n' });
   // A run that recorded a stage group and died without its guard: the group is still running.
   const script = join(mkdtempSync(join(tmpdir(), 'ff-lock-')), 'dead-run.mjs');
-  made.push(join(script, '..'));
+  removeAfterTests(join(script, '..'));
   writeFileSync(script, `
 import { spawn } from 'node:child_process';
 import { WorkspaceLock } from '${join(REPO_ROOT, 'dist', 'src', 'cache', 'workspace-lock.js')}';

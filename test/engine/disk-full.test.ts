@@ -1,28 +1,17 @@
 // A full disk (ENOSPC) anywhere fisherflow writes — the workspace lock, a stage's log, a run
 // record, the lock file, a job's result — gives an error that names the file, never a stack
 // trace; nothing half-written is trusted afterwards, and the workspace lock is released.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, runJson, workspace } from '../helpers/cli.js';
-import { killProcessesIn, processesIn } from '../helpers/processes.js';
+import { processesIn, removeAfterTests } from '../helpers/processes.js';
 import { fill, smallDisk, smallDiskUnavailable } from '../helpers/small-disk.js';
 
 const skip = smallDiskUnavailable ?? false;
-const made: string[] = [];
-after(() => {
-  for (const d of made) {
-    killProcessesIn(d);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
-const tempStore = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ff-store-'));
-  made.push(d);
-  return d;
-};
+const tempStore = () => removeAfterTests(mkdtempSync(join(tmpdir(), 'ff-store-')));
 
 function recordsIn(store: string): string[] {
   const runs = join(store, 'runs');
@@ -46,7 +35,7 @@ test('ENOSPC while writing a stage\'s log: the stage is stopped and fails naming
     outs: [out.txt]
 `,
   });
-  made.push(dir);
+  removeAfterTests(dir);
   const store = join(disk, 'store');
   const r = cli(['run', '--store', store], { cwd: dir });
   assertClean(r, /FAILED chatty after .*: stage chatty failed: cannot write the stage's log .*\/store\/logs\/[0-9a-f]{64}\.log: no space left on device \(ENOSPC\)/, dir);
@@ -60,7 +49,7 @@ test('ENOSPC while a built-in stage writes its output: the stage fails naming it
   mkdirSync(store);
   fill(disk);
   const dir = workspace({ 'fisherflow.yaml': 'stages:\n  w:\n    uses: write\n    with: { text: "a text that does not fit" }\n' });
-  made.push(dir);
+  removeAfterTests(dir);
   const r = cli(['run', '--store', store], { cwd: dir });
   assertClean(r, /FAILED w after .*: stage w failed: no space left on device \(ENOSPC\) while writing into its output folder .*\/store\/tmp\/w-[0-9a-f]{8}\.\d+@[A-Za-z0-9-]+\.tmp /, dir);
   assert.deepEqual(recordsIn(store), []);
@@ -71,7 +60,7 @@ test('ENOSPC while writing a run record: the stage fails naming the record; noth
   const store = join(disk, 'store');
   // The stage's own output is empty (fits), then it fills the store's disk.
   const dir = workspace({ 'fisherflow.yaml': `stages:\n  a:\n    run: ': > out.txt; dd if=/dev/zero of=${disk}/filler bs=4k 2>/dev/null; true'\n    outs: [out.txt]\n` });
-  made.push(dir);
+  removeAfterTests(dir);
   const r = cli(['run', '--store', store], { cwd: dir });
   assertClean(r, /FAILED a after .*: cannot write the run record .*\/store\/runs\/[0-9a-f]{2}\/[0-9a-f]{64}\.json: no space left on device \(ENOSPC\)/, dir);
   assert.deepEqual(recordsIn(store), [], 'neither a record nor its temp file');

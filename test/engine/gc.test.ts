@@ -1,7 +1,7 @@
 // `gc` is safe: it never runs beside a run of a project it keeps results for, it keeps every
 // pipeline and experiment of the project and of every project sharing the store, and it
 // collects the temp files of interrupted writes.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,19 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST_TAG } from '../../src/cache/atomic-write.js';
 import { cli, cliAsync, ran, runJson, workspace } from '../helpers/cli.js';
-import { killProcessesIn, waitFor } from '../helpers/processes.js';
+import { removeAfterTests, waitFor } from '../helpers/processes.js';
 
-const made: string[] = [];
-after(() => {
-  for (const d of made) {
-    killProcessesIn(d);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
 function project(files: Record<string, string>): string {
   const d = workspace(files);
   mkdirSync(join(d, '.git')); // a project root, as `git init` makes one
-  made.push(d);
+  removeAfterTests(d);
   return d;
 }
 
@@ -67,7 +60,7 @@ test('gc at the project root keeps the results of every pipeline of the project 
 
 test('a store shared by several projects: gc in one keeps the others\' results, and forgets a project whose folder is gone', () => {
   const store = mkdtempSync(join(tmpdir(), 'ff-shared-store-'));
-  made.push(store);
+  removeAfterTests(store);
   const env = { FISHERFLOW_STORE: store };
   const a = project({ 'fisherflow.yaml': ONE('a') });
   const b = project({ 'fisherflow.yaml': ONE('b') });

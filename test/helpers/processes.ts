@@ -1,7 +1,22 @@
 // Finding the processes a test started, by their working folder: a stage's processes (its
 // shell, a worker, their children) all run in the pipeline's folder, whatever they are named.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { after } from 'node:test';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+const scratch: string[] = [];
+after(() => {
+  for (const d of scratch) {
+    killProcessesIn(d);
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+/** Removes `dir` after the test file, first killing whatever still runs in it (a failed test's stage). */
+export function removeAfterTests(dir: string): string {
+  scratch.push(dir);
+  return dir;
+}
 
 function isZombie(pid: number): boolean {
   try {
