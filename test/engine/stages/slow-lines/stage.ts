@@ -17,6 +17,7 @@ interface Inputs {
 }
 
 const stage: StageModule<Inputs> = {
+  stageApiVersion: 1,
   type: 'slow-lines',
   description: 'append numbered lines slowly, resuming from its work folder',
   inputSchema: {
