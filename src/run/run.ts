@@ -111,8 +111,11 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
     if (wsLock) {
       stopRecording!();
       ws.statCache.save();
-      ws.outputs.save();
-      wsLock.release();
+      try {
+        ws.outputs.save();
+      } finally {
+        wsLock.release();
+      }
     }
   }
 }

@@ -1,9 +1,9 @@
 // A full disk (ENOSPC) anywhere fisherflow writes — the workspace lock, a stage's log, a run
-// record, the lock file, a job's result — gives an error that names the file, never a stack
-// trace; nothing half-written is trusted afterwards, and the workspace lock is released.
+// record, the lock file, the run journal, a job's result — gives an error that names the file,
+// never a stack trace; nothing half-written is trusted afterwards, and the workspace lock is released.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, runJson, workspace } from '../helpers/cli.js';
@@ -86,6 +86,21 @@ test('ENOSPC while writing the lock file: a located error, the old lock file int
   rmSync(join(dir, 'filler'));
   assert.deepEqual(runJson(dir, [], env), { a: 'cached', b: 'cached' }, 'the results were stored; only the lock file was missing');
   assert.match(readFileSync(join(dir, 'fisherflow.lock'), 'utf8'), /"b": \{/);
+});
+
+test('ENOSPC while writing the run journal: the command stage does not start, the error names the journal', { skip }, () => {
+  const disk = smallDisk(128);
+  fill(disk);
+  const store = tempStore();
+  const dir = workspace({ 'fisherflow.yaml': 'stages:\n  a:\n    run: echo ran > a.txt\n    outs: [a.txt]\n' });
+  removeAfterTests(dir);
+  // Only the journal's folder is on the full disk (the lock and the lock file fit).
+  mkdirSync(join(dir, '.fisherflow'));
+  symlinkSync(disk, join(dir, '.fisherflow', 'pending'));
+  const r = cli(['run', '--store', store], { cwd: dir });
+  assertClean(r, /FAILED a after .*: cannot write the run journal .*\/\.fisherflow\/pending\/[^ ]+\.jsonl: no space left on device \(ENOSPC\)/, dir);
+  assert.equal(existsSync(join(dir, 'a.txt')), false, 'the command never ran');
+  assert.deepEqual(recordsIn(store), []);
 });
 
 test('ENOSPC while taking the workspace lock: a located error and no empty lock file left behind', { skip }, () => {
