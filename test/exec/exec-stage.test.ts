@@ -63,8 +63,10 @@ test('SIGKILL of exec-stage (a batch system killing the job step): no process of
   const sleepPid = Number(readFileSync(pidFile, 'utf8'));
   child.kill('SIGKILL');
   await exited;
-  // The stage's guard kills its group once the engine's end of its socket is gone.
-  assert.equal(await waitFor(() => !alive(sleepPid)), true, "the stage's processes die with exec-stage");
+  // The stage's guard kills its group once the engine's end of its socket is gone (each process
+  // of the group exits when the machine gets round to it: wait for all of them, not only one).
+  await waitFor(() => !alive(sleepPid) && processesIn(dir).length === 0);
+  assert.equal(alive(sleepPid), false, "the stage's processes die with exec-stage");
   assert.deepEqual(processesIn(dir), []);
 });
 
