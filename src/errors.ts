@@ -66,3 +66,26 @@ export class UserErrors extends UserError {
     return [...new Set(this.errors.map((e) => e.format()))].join('\n');
   }
 }
+
+/**
+ * A file fisherflow writes could not be written (disk full, quota, read-only file system, no
+ * permission). Names the file; whatever was being written is not trusted (temp files are removed,
+ * the previous version stays). Exit 1: the run did not complete.
+ */
+export class WriteError extends FisherflowError {
+  readonly path: string;
+  readonly code?: string;
+  constructor(path: string, cause: unknown, what?: string) {
+    super(`cannot write ${what ? `${what} ` : ''}${path}: ${describeSystemError(cause)}`, ExitCode.stageFailed);
+    this.path = path;
+    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  }
+}
+
+/** "no space left on device (ENOSPC)" from Node's "ENOSPC: no space left on device, write". */
+export function describeSystemError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const m = /^([A-Z][A-Z0-9_]+): ([^,]*)/.exec(e?.message ?? '');
+  if (m) return `${m[2]} (${m[1]})`;
+  return e?.message ?? String(err);
+}

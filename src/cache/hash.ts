@@ -3,8 +3,9 @@
 // mtime and inode skips rehashing unchanged files; content, never mtime alone, decides.
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { join, sep } from 'node:path';
+import { writeCacheFile } from './atomic-write.js';
 
 // crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per key.
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
@@ -85,15 +86,12 @@ export class StatCache {
     for (const path of this.entries.keys()) if (path.startsWith(prefix) && this.entries.delete(path)) this.dirty = true;
   }
 
+  /** Best effort: a cache that cannot be written (disk full) only makes the next run rehash. */
   save(): void {
     if (!this.file || !this.dirty) return;
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
     const entries: StatTuple[] = [];
     for (const [path, e] of this.entries) entries.push([path, e.s, e.m, e.i, e.h]);
-    writeFileSync(tmp, JSON.stringify({ format: STAT_CACHE_FORMAT, entries }));
-    renameSync(tmp, this.file);
-    this.dirty = false;
+    if (writeCacheFile(this.file, JSON.stringify({ format: STAT_CACHE_FORMAT, entries }))) this.dirty = false;
   }
 }
 

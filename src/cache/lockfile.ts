@@ -1,8 +1,9 @@
 // The lock file: the committed record of what ran. One entry per stage, sorted, stable key
 // order, JSON with one field per line (valid YAML too), so two identical runs write identical
 // bytes and a git diff shows exactly which stage changed and how.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
 
 export interface LockOutput {
   path: string;
@@ -131,12 +132,10 @@ export function serialiseLock(lock: LockFile): string {
   return `${JSON.stringify({ version: lock.version, pipeline: lock.pipeline, params: sorted(lock.params), stages: sorted(lock.stages) }, null, 2)}\n`;
 }
 
-/** Write atomically; returns false when the content is unchanged (nothing written). */
+/** Write atomically; returns false when the content is unchanged (nothing written). Throws WriteError (e.g. disk full; the old file stays). */
 export function writeLock(path: string, lock: LockFile): boolean {
   const text = serialiseLock(lock);
   if (existsSync(path) && readFileSync(path, 'utf8') === text) return false;
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, text, 'the lock file');
   return true;
 }

@@ -4,20 +4,31 @@
 //   runs/ab/<key>.json   run record: stage key → tree and per-output hashes (written last)
 //   logs/<key>.log       stdout/stderr of the stage's last attempt with that key
 //   work/<key>/          scratch kept across interrupted attempts (resume), removed on success
-//   tmp/                 staging; anything here is garbage after a crash
+//   tmp/<stage>-<rand>.<pid>@<host>.tmp/   a stage's staging folder while it runs
 //   remote-uploads/      journals of large uploads to a remote in progress (src/cache/remote/s3.ts)
+//   projects/<id>.json   registry: {"root", "locks": [...]}, one per project that ran with this
+//                        store (id: hash of the project root); what `gc` must keep alive
 //
 // A result exists only once its run record exists, and the record is written (temp + rename)
 // after the object is complete, so a crash at any point leaves nothing a later run trusts. A result
-// fetched from a remote is installed the same way, once its files hash to what its record says.
+// fetched from a remote is installed the same way, once its files hash to what its record says. A
+// crash leaves at most: an object without a record, a record temp file
+// (`runs/ab/<key>.json.<pid>@<host>.tmp`), a staging folder, a log; all are garbage that `gc`
+// collects — temp files and staging folders once their writer (pid, on this host) is dead.
+//
+// Several projects may share one store (`--store`, FISHERFLOW_STORE). Like git's worktrees, each
+// registers itself in projects/ when it runs; `gc` keeps what any registered project's lock
+// files and experiments reference, and forgets a project whose root is gone.
 //
 // Reading 10,000 small record files costs more than planning itself, so a workspace may keep a
 // record cache (`useRecordCache`): the records it used last time, trusted per `runs/ab/` shard
 // while that folder's mtime is unchanged (every record write, removal or rename changes it). The
 // objects themselves are still checked file by file (`verify`) on every read.
-import { chmodSync, copyFileSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { WriteError } from '../errors.js';
+import { tempPath, writeCacheFile, writeFileAtomic } from './atomic-write.js';
 import { hashFileContent, hashPath, StatCache, type TreeFile } from './hash.js';
 
 export interface OutputRecord {
@@ -52,6 +63,14 @@ interface RecordCacheFile {
 }
 
 const RECORD_CACHE_FORMAT = 1;
+
+/** An entry of the store's project registry (projects/<id>.json). */
+export interface RegisteredProject {
+  /** The project root (absolute). */
+  root: string;
+  /** Lock files (absolute) of the project's pipelines that ran with this store. */
+  locks: string[];
+}
 
 interface RecordCache {
   file: string;
@@ -99,15 +118,8 @@ export class ContentStore {
       shards[shard] = mtime;
       records[key] = rec;
     }
-    try {
-      mkdirSync(dirname(c.file), { recursive: true });
-      const tmp = `${c.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ format: RECORD_CACHE_FORMAT, store: this.root, shards, records } satisfies RecordCacheFile));
-      renameSync(tmp, c.file);
-      c.dirty = false;
-    } catch {
-      /* without a writable cache folder every process reads the records itself */
-    }
+    // Without a writable cache folder every process reads the records itself.
+    if (writeCacheFile(c.file, JSON.stringify({ format: RECORD_CACHE_FORMAT, store: this.root, shards, records } satisfies RecordCacheFile))) c.dirty = false;
   }
 
   private shardMtime(c: RecordCache, shard: string): number | null {
@@ -141,8 +153,9 @@ export class ContentStore {
     return join(this.root, 'runs', key.slice(0, 2), `${key}.json`);
   }
 
+  /** Not created here: opening the log creates its folder (and reports a failure as the stage's). */
   logPath(key: string): string {
-    return join(this.ensure('logs'), `${key}.log`);
+    return join(this.root, 'logs', `${key}.log`);
   }
 
   workDir(key: string): string {
@@ -153,10 +166,14 @@ export class ContentStore {
     rmSync(join(this.root, 'work', key), { recursive: true, force: true });
   }
 
-  /** A fresh empty staging folder. */
+  /** A fresh empty staging folder, named for this process (see the header). */
   staging(label: string): string {
-    const dir = join(this.ensure('tmp'), `${label.replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    mkdirSync(dir, { recursive: true });
+    const dir = tempPath(join(this.root, 'tmp', `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`));
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new WriteError(dir, e, 'the staging folder');
+    }
     return dir;
   }
 
@@ -250,10 +267,14 @@ export class ContentStore {
       makeWritable(staging);
       rmSync(staging, { recursive: true, force: true });
     } else {
-      rmSync(objDir, { recursive: true, force: true });
-      makeReadOnly(staging);
-      mkdirSync(dirname(objDir), { recursive: true });
-      renameSync(staging, objDir);
+      try {
+        rmSync(objDir, { recursive: true, force: true });
+        makeReadOnly(staging);
+        mkdirSync(dirname(objDir), { recursive: true });
+        renameSync(staging, objDir);
+      } catch (e) {
+        throw new WriteError(objDir, e, 'the store object');
+      }
     }
     return treeFiles.map((f: TreeFile) => [f.path, f.size, statSync(join(objDir, f.path)).mtimeMs, f.hash]);
   }
@@ -262,10 +283,8 @@ export class ContentStore {
   private writeRecord(record: RunRecord): RunRecord {
     const recPath = this.recordPath(record.key);
     this.touch(record.key);
-    mkdirSync(dirname(recPath), { recursive: true });
-    const tmp = `${recPath}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(record, null, 1));
-    renameSync(tmp, recPath);
+    // Last: until this rename the result does not exist. A failure (disk full) leaves no record.
+    writeFileAtomic(recPath, JSON.stringify(record, null, 1), 'the run record');
     return record;
   }
 
@@ -330,12 +349,64 @@ export class ContentStore {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  clearTmp(): void {
-    const tmp = join(this.root, 'tmp');
-    if (existsSync(tmp)) {
-      makeWritable(tmp);
-      rmSync(tmp, { recursive: true, force: true });
+  /** Temp files and staging folders (see the header): record temps under runs/, entries of tmp/. */
+  *temps(): Generator<string> {
+    const runs = join(this.root, 'runs');
+    if (existsSync(runs)) {
+      for (const shard of readdirSync(runs)) for (const f of readdirSync(join(runs, shard))) if (f.endsWith('.tmp')) yield join(runs, shard, f);
     }
+    const tmp = join(this.root, 'tmp');
+    if (existsSync(tmp)) for (const f of readdirSync(tmp)) yield join(tmp, f);
+  }
+
+  removeTemp(path: string): void {
+    makeWritable(path);
+    rmSync(path, { recursive: true, force: true });
+  }
+
+  private projectFile(root: string): string {
+    return join(this.root, 'projects', `${createHash('sha256').update(root).digest('hex').slice(0, 16)}.json`);
+  }
+
+  /**
+   * Note that the project at `root` keeps a lock file referencing this store (once; a read-only
+   * or full store goes unregistered, which only matters to `gc` run from another project).
+   */
+  registerLockFile(root: string, lockFile: string): void {
+    const file = this.projectFile(root);
+    let entry: RegisteredProject | undefined;
+    try {
+      entry = JSON.parse(readFileSync(file, 'utf8')) as RegisteredProject;
+    } catch {
+      entry = undefined;
+    }
+    if (entry?.root === root && Array.isArray(entry.locks) && entry.locks.includes(lockFile)) return;
+    const locks = entry?.root === root && Array.isArray(entry.locks) ? entry.locks : [];
+    writeCacheFile(file, `${JSON.stringify({ root, locks: [...locks, lockFile].sort() } satisfies RegisteredProject, null, 1)}\n`);
+  }
+
+  /** The projects registered with this store, each with the path of its registry entry. */
+  registeredProjects(): Array<RegisteredProject & { entry: string }> {
+    const dir = join(this.root, 'projects');
+    if (!existsSync(dir)) return [];
+    const out: Array<RegisteredProject & { entry: string }> = [];
+    for (const f of readdirSync(dir).sort()) {
+      if (!f.endsWith('.json')) continue;
+      try {
+        const e = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RegisteredProject;
+        if (typeof e.root === 'string' && Array.isArray(e.locks)) out.push({ root: e.root, locks: e.locks.filter((l) => typeof l === 'string'), entry: join(dir, f) });
+      } catch {
+        /* a damaged entry: its project registers again on its next run */
+      }
+    }
+    return out;
+  }
+
+  /** Rewrite a project's entry with the lock files that still exist, or remove it (`locks` empty). */
+  updateProject(root: string, locks: string[]): void {
+    const file = this.projectFile(root);
+    if (locks.length === 0) rmSync(file, { force: true });
+    else writeFileAtomic(file, `${JSON.stringify({ root, locks: [...locks].sort() } satisfies RegisteredProject, null, 1)}\n`, 'the project registry entry');
   }
 }
 

@@ -13,9 +13,11 @@
 // refuses to replace it without --force (src/plan/plan.ts decides, src/run/run.ts refuses).
 // Before a command runs, its existing outputs are moved aside; if the stage fails they are put
 // back, and if the engine dies the next run puts them back (`recover`) before planning.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
+import { WriteError } from '../errors.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { copyPath, makeWritable } from './store.js';
 
 const FORMAT = 1;
@@ -110,22 +112,23 @@ export class WorkspaceOutputs {
       this.journal = undefined;
     }
     if (!this.dirty || !this.memory) return;
-    mkdirSync(this.stateDir, { recursive: true });
-    const file = join(this.stateDir, 'outputs.json');
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.memory));
-    renameSync(tmp, file);
+    writeFileAtomic(join(this.stateDir, 'outputs.json'), JSON.stringify(this.memory), 'the workspace outputs record');
     this.dirty = false;
   }
 
   /** One line to this run's journal (a write to an open file: what a killed process wrote stays). */
   private log(line: JournalLine): void {
-    if (!this.journal) {
-      const file = join(this.stateDir, 'pending', `${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
-      mkdirSync(dirname(file), { recursive: true });
-      this.journal = { file, fd: openSync(file, 'a'), open: 0 };
+    const file = this.journal?.file ?? join(this.stateDir, 'pending', `${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
+    try {
+      if (!this.journal) {
+        mkdirSync(dirname(file), { recursive: true });
+        this.journal = { file, fd: openSync(file, 'a'), open: 0 };
+      }
+      writeSync(this.journal.fd, `${JSON.stringify(line)}\n`);
+    } catch (e) {
+      // A full disk: the stage does not start (nothing was moved yet), and the error names the journal.
+      throw new WriteError(file, e, 'the run journal');
     }
-    writeSync(this.journal.fd, `${JSON.stringify(line)}\n`);
     this.journal.open += 'begin' in line ? 1 : -1;
   }
 

@@ -40,6 +40,9 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Output closed early (`fisherflow run | head`, a closed terminal) or unwritable: a run goes on
+  // without it instead of dying with a stack trace and leaving its stages and lock behind.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -24,7 +24,7 @@ export async function collectRemoteGarbageCommand(pipelines: string[], o: { yes:
   const out = o.out ?? ((s: string) => process.stdout.write(`${s}\n`));
   const cwd = o.cwd ?? process.cwd();
   const keepNewerMs = parseDuration(o.keepNewerThan, '--keep-newer-than');
-  const { root, lockFiles } = gcLockFiles(pipelines, cwd);
+  const { root, lockFiles } = gcLockFiles(pipelines, cwd, o.store);
   const keep = new Set<string>();
   for (const lf of lockFiles) {
     const lock = readLock(lf);

@@ -13,8 +13,9 @@
 // With `resultFile` set in the job, the JobResultRecord is written there as JSON atomically (temp
 // file, fsync, rename): a reader on another machine sees the whole record or none. With
 // `progressFile`, the stage's latest progress is written there the same way, at most once a second.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { writeFileAtomic } from '../cache/atomic-write.js';
 import { UserError } from '../errors.js';
 import { StageRunError } from './errors.js';
 import type { JobEvent, JobResult, StageJob } from './executor.js';
@@ -79,23 +80,10 @@ export async function execStageFromFile(jobFile: string, opts: { signal?: AbortS
     const e = result.error;
     result = { ...result, error: new StageRunError({ stage: job.stage, kind: 'cancelled', message: `stage ${job.stage} was stopped by ${stopSignal}`, signal: stopSignal, logFile: job.logFile, logTail: e?.logTail ?? [] }) };
   }
-  if (job.resultFile) writeFileAtomic(job.resultFile, JSON.stringify(toResultRecord(result), null, 2) + '\n');
+  if (job.resultFile) writeFileAtomic(job.resultFile, JSON.stringify(toResultRecord(result), null, 2) + '\n', 'the job result', { fsync: true });
   const signalNumber = stopSignal ? (constants.signals as Record<string, number>)[stopSignal] : undefined;
   const exitCode = result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? (signalNumber ? 128 + signalNumber : 130) : 1;
   return { result, exitCode };
-}
-
-/** Temp file beside the target, flushed to disk, renamed over it. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 /** Writes `{done, total, note}` to a file at most once a second (and once more at the end). */
@@ -105,7 +93,7 @@ function progressWriter(file: string): { update(e: { done: number; total: number
   const write = () => {
     if (pending === null) return;
     try {
-      writeFileAtomic(file, pending);
+      writeFileAtomic(file, pending, 'the job progress', { fsync: true });
     } catch {
       // Progress is a courtesy to the display; the stage must not fail for it.
     }

@@ -47,6 +47,7 @@ export async function runJobOn(job: StageJob, gpus: string[], signal: AbortSigna
       stage, command: w.command, shell: w.shell, cwd: job.cwd, logFile: job.logFile, signal, onLine, graceMs,
       env: { ...job.env, ...deviceEnv(gpus) },
     });
+    if (r.logError) return result('failed', new StageRunError({ stage, kind: 'error', message: `stage ${stage} failed: ${r.logError.message}`, logFile: job.logFile, logTail: logTail(job.logFile) }));
     if (r.cancelled) return result('cancelled', new StageRunError({ stage, kind: 'cancelled', message: `stage ${stage} was cancelled`, logFile: job.logFile, logTail: logTail(job.logFile) }));
     if (r.exitCode === 0) return result('succeeded');
     const how = describeExit(r.exitCode, r.signal);

@@ -5,14 +5,16 @@
 //   runBuiltin(opts: RunBuiltinOptions): Promise<{ seconds }>
 // Rejects with StageRunError: kind 'input' (StageInputError: plain message, no stack), 'error'
 // (other throw: message here, stack in the log file), 'exit' / 'signal' (the worker died, e.g.
-// "killed by SIGKILL (out of memory?)"), 'cancelled'. Every rejection carries the log tail.
-// The worker gets CUDA_VISIBLE_DEVICES / FISHERFLOW_DEVICE for context.gpus (empty → CPU).
-import { fork } from 'node:child_process';
+// "killed by SIGKILL (out of memory?)"), 'cancelled'. Every rejection carries the log tail. A log
+// that cannot be written (disk full) stops the stage: 'error', naming the log file.
+// The worker gets CUDA_VISIBLE_DEVICES / FISHERFLOW_DEVICE for context.gpus (empty → CPU); it
+// runs guarded like every stage process (process-tree.ts): it dies with the engine.
 import { fileURLToPath } from 'node:url';
+import { describeSystemError } from '../errors.js';
 import { deviceEnv } from '../schedule/devices.js';
 import { describeExit, StageRunError } from './errors.js';
 import { logTail, openStageLog, type StageLog } from './log-file.js';
-import { signalGroup } from './process-tree.js';
+import { signalGroup, spawnStageProcess, terminateGroup } from './process-tree.js';
 import { isStageInputError, runStageModule } from './stage-runner.js';
 import type { BuiltinContext, FromWorker, ToWorker } from './worker-protocol.js';
 
@@ -40,14 +42,20 @@ export const STAGE_WORKER_PATH = fileURLToPath(new URL(`./stage-worker${ext}`, i
 
 export async function runBuiltin(opts: RunBuiltinOptions): Promise<{ seconds: number }> {
   const t0 = performance.now();
-  const log = openStageLog(opts.logFile, opts.onLine);
+  const onLogFailure: { stop?: () => void } = {};
+  const log = openStageLog(opts.logFile, opts.onLine, () => onLogFailure.stop?.());
   try {
-    if (opts.inProcess) await runHere(opts, log);
-    else await runInWorker(opts, log);
+    if (log.writeError) throw logFailed(opts, log);
+    if (opts.inProcess) await runHere(opts, log, onLogFailure);
+    else await runInWorker(opts, log, onLogFailure);
   } finally {
     log.close();
   }
   return { seconds: (performance.now() - t0) / 1000 };
+}
+
+function logFailed(opts: RunBuiltinOptions, log: StageLog): StageRunError {
+  return failure(opts, 'error', `stage ${opts.stage} failed: ${log.writeError!.message}`);
 }
 
 function failure(opts: RunBuiltinOptions, kind: StageRunError['kind'], message: string, extra: { exitCode?: number | null; signal?: string | null } = {}): StageRunError {
@@ -63,20 +71,27 @@ function stageThrew(opts: RunBuiltinOptions, log: StageLog, inputError: boolean,
   }
   log.line(stack && stack.includes(message) ? stack : `error: ${message}${stack ? '\n' + stack : ''}`);
   log.close();
+  // Node's "ENOSPC: no space left on device, write" names no file: name the folders the stage writes.
+  if (/^(ENOSPC|EDQUOT|EROFS): /.test(message)) {
+    return failure(opts, 'error', `stage ${opts.stage} failed: ${describeSystemError({ message })} while writing into its output folder ${opts.context.outDir} (or its work folder ${opts.context.workDir})`);
+  }
   return failure(opts, 'error', `stage ${opts.stage} failed: ${message}`);
 }
 
-async function runHere(opts: RunBuiltinOptions, log: StageLog): Promise<void> {
+async function runHere(opts: RunBuiltinOptions, log: StageLog, onLogFailure: { stop?: () => void }): Promise<void> {
   const controller = new AbortController();
   const onAbort = () => controller.abort(opts.signal!.reason);
   if (opts.signal?.aborted) throw failure(opts, 'cancelled', `stage ${opts.stage} was cancelled`);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  onLogFailure.stop = () => controller.abort(log.writeError);
   try {
     await runStageModule(opts.stage, opts.modulePath, opts.context, {
       log: (line) => log.line(line),
       progress: (d, t, n) => opts.onProgress?.(d, t, n),
     }, controller.signal);
+    if (log.writeError) throw logFailed(opts, log);
   } catch (err) {
+    if (log.writeError) throw logFailed(opts, log);
     if (controller.signal.aborted) {
       log.close();
       throw failure(opts, 'cancelled', `stage ${opts.stage} was cancelled`);
@@ -88,15 +103,14 @@ async function runHere(opts: RunBuiltinOptions, log: StageLog): Promise<void> {
   }
 }
 
-function runInWorker(opts: RunBuiltinOptions, log: StageLog): Promise<void> {
+function runInWorker(opts: RunBuiltinOptions, log: StageLog, onLogFailure: { stop?: () => void }): Promise<void> {
   if (opts.signal?.aborted) return Promise.reject(failure(opts, 'cancelled', `stage ${opts.stage} was cancelled`));
   return new Promise<void>((resolve, reject) => {
-    const child = fork(STAGE_WORKER_PATH, [], {
+    // Keep loader flags (tsx), drop the test runner's and the inspector's.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
+    const child = spawnStageProcess(opts.stage, { program: process.execPath, args: [...execArgv, STAGE_WORKER_PATH] }, {
       env: { ...process.env, ...opts.env, ...deviceEnv(opts.context.gpus) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      detached: true,
-      // Keep loader flags (tsx), drop the test runner's and the inspector's.
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect')),
+      ipc: true,
       serialization: 'advanced',
     });
     child.stdout!.on('data', (d: Buffer) => log.chunk('stdout', d));
@@ -105,6 +119,10 @@ function runInWorker(opts: RunBuiltinOptions, log: StageLog): Promise<void> {
     let outcome: FromWorker | null = null;
     let cancelled = false;
     const timers: NodeJS.Timeout[] = [];
+    let stopKillTimer: (() => void) | undefined;
+    onLogFailure.stop = () => {
+      stopKillTimer ??= terminateGroup(child, opts.graceMs ?? 5000);
+    };
     child.on('message', (msg: FromWorker) => {
       if (msg.type === 'log') log.line(msg.line);
       else if (msg.type === 'progress') opts.onProgress?.(msg.done, msg.total, msg.note);
@@ -122,7 +140,6 @@ function runInWorker(opts: RunBuiltinOptions, log: StageLog): Promise<void> {
     let exit: { code: number | null; sig: NodeJS.Signals | null } | null = null;
     child.on('exit', (code, sig) => {
       exit = { code, sig };
-      signalGroup(child.pid, 'SIGKILL'); // strays the stage started
     });
     child.on('error', (err) => {
       if (child.pid === undefined) settle(err);
@@ -135,7 +152,9 @@ function runInWorker(opts: RunBuiltinOptions, log: StageLog): Promise<void> {
       settled = true;
       opts.signal?.removeEventListener('abort', onAbort);
       for (const t of timers) clearTimeout(t);
+      stopKillTimer?.();
       const out = outcome as FromWorker | null;
+      if (log.writeError) return reject(logFailed(opts, log));
       if (spawnError) {
         log.line(`fisherflow: could not start the stage worker: ${spawnError.message}`);
         log.close();

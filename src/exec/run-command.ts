@@ -2,14 +2,15 @@
 //
 // Public surface:
 //   runCommand(opts: RunCommandOptions): Promise<CommandResult>
-// Resolves (never rejects for the command's own failure) once the process has exited and its
-// output is in the log file. A non-zero exit or a signal is in the result; `cancelled` is true
-// when `signal` aborted it. Processes the command left behind in its group are killed when it
-// exits: a stage's processes do not outlive the stage.
-import { spawn } from 'node:child_process';
+// Resolves (never rejects) once the process has exited and its output is in the log file. A
+// non-zero exit or a signal is in the result; `cancelled` is true when `signal` aborted it;
+// `logError` when the log could not be written (the command is then stopped, or never started).
+// Processes the command left behind in its group are killed when it exits, and the whole group
+// when the engine dies (process-tree.ts): a stage's processes outlive neither.
 import { existsSync } from 'node:fs';
+import type { WriteError } from '../errors.js';
 import { openStageLog } from './log-file.js';
-import { signalGroup, terminateGroup } from './process-tree.js';
+import { spawnStageProcess, terminateGroup } from './process-tree.js';
 
 export interface RunCommandOptions {
   stage: string;
@@ -32,27 +33,31 @@ export interface CommandResult {
   signal: NodeJS.Signals | null;
   seconds: number;
   cancelled: boolean;
+  /** The log file could not be written (e.g. disk full): the command was stopped. */
+  logError?: WriteError;
 }
 
 export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
   const t0 = performance.now();
-  const log = openStageLog(opts.logFile, opts.onLine);
-  if (opts.signal?.aborted) {
+  let stop: (() => void) | null = null;
+  const log = openStageLog(opts.logFile, opts.onLine, () => stop?.());
+  if (opts.signal?.aborted || log.writeError) {
     log.close();
-    return Promise.resolve({ exitCode: null, signal: null, seconds: 0, cancelled: true });
+    return Promise.resolve({ exitCode: null, signal: null, seconds: 0, cancelled: !log.writeError, logError: log.writeError });
   }
   return new Promise<CommandResult>((resolve) => {
-    const child = spawn(opts.shell ?? 'bash', ['-c', opts.command], {
+    const child = spawnStageProcess(opts.stage, { shell: opts.shell ?? 'bash', command: opts.command }, {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
     });
     let cancelled = false;
     let stopKillTimer: (() => void) | null = null;
+    stop = () => {
+      stopKillTimer ??= terminateGroup(child, opts.graceMs ?? 5000);
+    };
     const onAbort = () => {
       cancelled = true;
-      stopKillTimer = terminateGroup(child, opts.graceMs ?? 5000);
+      stop!();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout!.on('data', (d: Buffer) => log.chunk('stdout', d));
@@ -73,6 +78,7 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
         signal: exit?.sig ?? null,
         seconds: (performance.now() - t0) / 1000,
         cancelled,
+        logError: log.writeError,
       });
     };
     child.on('error', (err) => {
@@ -82,8 +88,6 @@ export function runCommand(opts: RunCommandOptions): Promise<CommandResult> {
     });
     child.on('exit', (code, sig) => {
       exit = { code, sig };
-      // Strays still in the group would keep the pipes open (and the stage "running").
-      signalGroup(child.pid, 'SIGKILL');
     });
     child.on('close', () => {
       if (child.pid !== undefined) finish();

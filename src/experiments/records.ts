@@ -2,8 +2,9 @@
 // experiment's run wrote (`<pipeline basename>.lock`, so `fisherflow gc` keeps its results) and
 // `experiment.json` (this record). The record is written last: a folder without it is an
 // experiment that did not finish and is ignored.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../cache/atomic-write.js';
 import { UserError } from '../errors.js';
 import { didYouMean } from '../pipeline/errors.js';
 import type { Params } from '../pipeline/params.js';
@@ -85,9 +86,7 @@ export function claimExperiment(root: string, name: string | undefined, replace:
 
 /** Write the record (last, so the folder counts as an experiment only when complete) and move a replacement into place. */
 export function finishExperiment(claim: { dir: string; finalDir: string }, record: ExperimentRecord): void {
-  const tmp = join(claim.dir, `${RECORD_FILE}.${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
-  renameSync(tmp, join(claim.dir, RECORD_FILE));
+  writeFileAtomic(join(claim.dir, RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`, 'the experiment record');
   if (claim.dir !== claim.finalDir) {
     rmSync(claim.finalDir, { recursive: true, force: true });
     renameSync(claim.dir, claim.finalDir);

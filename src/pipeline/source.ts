@@ -6,9 +6,10 @@
 // not even loaded unless a source position is needed (an error to report); then the same text
 // is reparsed with positions. The cache only ever holds text that parsed cleanly.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { writeCacheFile } from '../cache/atomic-write.js';
 import type { Document, Node } from 'yaml';
 import { UserError, type SourceLocation } from '../errors.js';
 
@@ -149,14 +150,8 @@ class ParseCache {
     // JSON cannot carry .inf, .nan or -0: such a document is simply parsed every time.
     if (!jsonExact(value)) return;
     const entry: ParseCacheEntry = { format: PARSE_CACHE_FORMAT, yaml: ParseCache.yamlVersion(), text: this.textHash, memo, value };
-    try {
-      mkdirSync(join(this.path, '..'), { recursive: true });
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(entry));
-      renameSync(tmp, this.path);
-    } catch {
-      /* a read-only workspace just goes without the cache */
-    }
+    // A read-only workspace or a full disk just goes without the cache.
+    writeCacheFile(this.path, JSON.stringify(entry));
   }
 }
 

@@ -1,15 +1,13 @@
 // Edit values in a YAML file (a pipeline's `params:`, a params file) keeping its comments and
 // layout: `exp apply` writes an experiment's params back, and a run writes overridden params
 // into the params file a command reads.
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../cache/atomic-write.js';
 import { canonicalJson } from '../cache/hash.js';
 import { yamlLibrary } from './source.js';
 
 /** Replace a file's text in one step (temp file + rename): a reader never sees half of it. */
 export function writeYamlText(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  writeFileAtomic(path, text);
 }
 
 export interface ValueChange {

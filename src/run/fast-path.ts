@@ -7,8 +7,9 @@
 // file hashes), so every stage is cached and the run answers without parsing or planning — which
 // is what makes a fully cached 10,000-stage run cheap. Any difference, or any doubt, falls back
 // to the full plan, which is always correct.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { writeCacheFile } from '../cache/atomic-write.js';
 import { canonicalJson, sha256 } from '../cache/hash.js';
 import type { RunRecord } from '../cache/store.js';
 import { BUILTIN_STAGES_DIR, PACKAGE_ROOT } from '../stage/registry.js';
@@ -218,8 +219,6 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
     summary,
     warnings: ws.pipeline.warnings.map((w) => w.format()),
   };
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(snap));
-  renameSync(tmp, file);
+  // Best effort: without it the next run plans in full.
+  writeCacheFile(file, JSON.stringify(snap));
 }

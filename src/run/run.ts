@@ -20,6 +20,7 @@ import { formatReasons, type StaleReason } from '../plan/reasons.js';
 import { ResourcePool } from '../schedule/resources.js';
 import type { GpuDevice } from '../schedule/devices.js';
 import { LocalExecutor } from '../exec/local-executor.js';
+import { onStageGroupStart } from '../exec/process-tree.js';
 import type { Executor, StageJob } from '../exec/executor.js';
 import { StageRunError } from '../exec/errors.js';
 import { logTail } from '../exec/log-file.js';
@@ -107,14 +108,23 @@ export async function runPipeline(whole: Workspace, opts: RunOptions = {}): Prom
   // A run plans holding the workspace lock, after putting back what a crashed run left half-written.
   const wsLock = opts.dryRun ? undefined : new WorkspaceLock(join(ws.root, '.fisherflow', 'run.lock'));
   wsLock?.acquire(`fisherflow run ${ws.label}`, (m) => emit({ type: 'note', message: m }));
+  // The lock records the stage process groups this run starts: a takeover kills what is left.
+  const stopRecording = wsLock ? onStageGroupStart((g) => wsLock.recordGroup(g)) : undefined;
   try {
-    if (wsLock) for (const message of ws.outputs.recover()) emit({ type: 'note', message });
+    if (wsLock) {
+      ws.store.registerLockFile(ws.root, ws.lockPath);
+      for (const message of ws.outputs.recover()) emit({ type: 'note', message });
+    }
     return await planAndExecute(ws, only, opts, emit, t0);
   } finally {
     if (wsLock) {
+      stopRecording!();
       ws.statCache.save();
-      ws.outputs.save();
-      wsLock.release();
+      try {
+        ws.outputs.save();
+      } finally {
+        wsLock.release();
+      }
     }
   }
 }
@@ -346,8 +356,9 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
     let tail: string[] | undefined;
     for (let attempt = 0; attempt <= spec.retries; attempt++) {
       if (abort.signal.aborted) break;
-      const staging = store.staging(name);
+      let staging = '';
       try {
+        staging = store.staging(name);
         const rec = await attemptStage(ws, spec, key, staging, logFile, records, abort.signal, emitStage, executors.of(spec), opts, snapshotBase, attempt + 1);
         records.set(name, rec);
         lockEntries.set(name, withOuts(lock, rec));
@@ -357,8 +368,10 @@ async function execute(ws: Workspace, plans: Map<string, StagePlan>, pool: Resou
         finish(name, { name, status: 'ran', key, seconds });
         return;
       } catch (e) {
-        makeWritable(staging);
-        rmSync(staging, { recursive: true, force: true });
+        if (staging) {
+          makeWritable(staging);
+          rmSync(staging, { recursive: true, force: true });
+        }
         if (e instanceof StageRunError) {
           lastError = e.message;
           tail = e.logTail;

@@ -1,6 +1,7 @@
 // `fisherflow exec-stage JOB.json` as a batch system runs it: the exit status tells failure from
 // success, SIGTERM (scancel, or Slurm's warning before a time limit) stops the stage and the result
-// file says so, a malformed job file is a clear error, and the result is written whole or not at all.
+// file says so, SIGKILL leaves no process of the stage, a malformed job file is a clear error, and
+// the result is written whole or not at all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobResultRecord, StageJob } from '../../src/exec/executor.js';
 import { cli, cliAsync } from '../helpers/cli.js';
+import { processesIn, removeAfterTests, waitFor } from '../helpers/processes.js';
 import { alive, fixtureModule } from './paths.js';
 
 function jobFile(job: Omit<StageJob, 'logFile' | 'cwd' | 'resultFile'>): { dir: string; file: string; job: StageJob } {
@@ -51,21 +53,43 @@ test('SIGTERM stops the stage and its processes; the result says which signal, t
   assert.ok(!alive(sleepPid), "the stage's own processes are gone");
 });
 
-test('a malformed job file is a usage error naming the file (exit 2, no stack trace)', () => {
+test('SIGKILL of exec-stage (a batch system killing the job step): no process of its stage survives', async () => {
+  const { dir, file } = jobFile({ stage: 'long', work: { kind: 'command', command: `sleep 60 & echo $! > ${'$PWD'}/sleep.pid; wait` } });
+  removeAfterTests(dir);
+  const child = cliAsync(['exec-stage', file], { cwd: dir });
+  const exited = new Promise((r) => child.on('exit', r));
+  const pidFile = join(dir, 'sleep.pid');
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim());
+  const sleepPid = Number(readFileSync(pidFile, 'utf8'));
+  child.kill('SIGKILL');
+  await exited;
+  // The stage's guard kills its group once the engine's end of its socket is gone (each process
+  // of the group exits when the machine gets round to it: wait for all of them, not only one).
+  await waitFor(() => !alive(sleepPid) && processesIn(dir).length === 0);
+  assert.equal(alive(sleepPid), false, "the stage's processes die with exec-stage");
+  assert.deepEqual(processesIn(dir), []);
+});
+
+test('a malformed job file is a usage error naming the file and the field (exit 2, no stack trace)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ff-exec-stage-'));
   const f = join(dir, 'job.json');
-  writeFileSync(f, JSON.stringify({ stage: 'x', cwd: dir, logFile: 'l', work: { kind: 'command', command: 'true' }, env: { A: 1 } }));
-  let r = cli(['exec-stage', f], { cwd: dir });
-  assert.equal(r.code, 2);
-  assert.equal(r.stderr, `fisherflow: ${f}: "env" must be a map of strings\n`);
-  writeFileSync(f, '{"stage": ');
-  r = cli(['exec-stage', f], { cwd: dir });
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`^fisherflow: ${f.replace(/[.]/g, '\\.')}: cannot read job file: .*JSON`));
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-  r = cli(['exec-stage', join(dir, 'missing.json')], { cwd: dir });
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /missing\.json: cannot read job file: ENOENT/);
+  const cases: Array<[string | null, RegExp]> = [
+    [null, /missing\.json: cannot read job file: ENOENT/],
+    ['{"stage": ', /cannot read job file: .*JSON/],
+    ['[1, 2]', /expected a JSON object/],
+    [JSON.stringify({ stage: 'x', cwd: dir, logFile: 'l', work: { kind: 'command', command: 'true' }, env: { A: 1 } }), /: "env" must be a map of strings$/],
+    [JSON.stringify({ stage: 'x', cwd: dir, logFile: 'x.log', work: { kind: 'docker' } }), /"work.kind" must be "command" or "builtin"/],
+    [JSON.stringify({ stage: 'x', cwd: dir, logFile: 'x.log', work: { kind: 'builtin', modulePath: 'm.js', outDir: 'o', workDir: 'w' } }), /"work.inputs" must be an object/],
+  ];
+  for (const [text, expected] of cases) {
+    const file = text === null ? join(dir, 'missing.json') : f;
+    if (text !== null) writeFileSync(f, text);
+    const r = cli(['exec-stage', file], { cwd: dir });
+    assert.equal(r.code, 2, `${text}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`fisherflow: ${file}: `), r.stderr);
+    assert.match(r.stderr.trimEnd(), expected);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+  }
 });
 
 test("a built-in stage's progress is kept in the job's progress file", () => {

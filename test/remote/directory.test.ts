@@ -1,9 +1,9 @@
 // The directory remote (an NFS share, say) end to end: two pushes at once, a push killed midway
 // and resumed, a truncated file caught on the way back, a folder the user may not write, a share
-// that is not mounted, and gc --remote.
+// that is not mounted, and gc --remote (every pipeline of the project is a root).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -122,4 +122,16 @@ test('directory: gc --remote removes what no lock file (or given revision) refer
   assert.match(cli(['gc', '--remote', '--yes', '--keep-newer-than', '0'], { cwd: dir }).stdout, /removing 3 run records/);
   assertComplete(remote);
   assert.equal(remoteFiles(remote, /^runs\//).length, 3);
+});
+
+test('directory: gc --remote at the project root keeps the results of every pipeline of the project (pipelines/*.yaml too)', () => {
+  const remote = join(base, 'gc-pipelines');
+  const dir = project(directoryConfig(remote));
+  mkdirSync(join(dir, 'pipelines'));
+  writeFileSync(join(dir, 'pipelines', 'other.yaml'), 'stages:\n  other:\n    run: echo other > other.txt\n    outs: [other.txt]\n');
+  runJson(dir, ['pipelines/other.yaml', '--push']);
+  const r = cli(['gc', '--remote', '--yes', '--keep-newer-than', '0'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /removing 0 run records, 0 manifests, 0 blobs .*; keeping 1 results referenced by 1 lock file\(s\)/);
+  assert.equal(remoteFiles(remote, /^runs\//).length, 1);
 });

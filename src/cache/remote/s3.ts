@@ -13,13 +13,14 @@
 // continues where it stopped instead of starting the 430 MB checkpoint again (a part whose local
 // bytes changed since is sent again). The journal is removed once the upload completes.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import { RemoteError, type RemoteEntry, type RemoteStore, type WriteFileOptions } from './remote-store.js';
 import { withRetries } from './retry.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import type { RemoteSpec } from './remote-config.js';
 
 /** The remote's config (multipart_threshold default 64 MiB, part_size 16 MiB; S3 wants parts of at least 5 MiB but the last). */
@@ -180,9 +181,7 @@ export class S3Remote implements RemoteStore {
   }
 
   private async saveJournal(path: string, j: UploadJournal): Promise<void> {
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(j));
-    await rename(tmp, path);
+    writeFileAtomic(path, JSON.stringify(j), 'the upload journal');
   }
 
   private async loadJournal(path: string, key: string, opts: WriteFileOptions, partSize: number): Promise<UploadJournal | undefined> {

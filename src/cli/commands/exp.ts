@@ -98,6 +98,7 @@ export async function expRun(
     }
     process.exitCode = r.result.interrupted ? 130 : r.record ? 0 : 1;
   } finally {
+    display.close(); // also when the run threw (a full disk): no progress timer keeps the process alive
     interrupt.dispose();
   }
 }

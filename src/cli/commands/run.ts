@@ -112,6 +112,7 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
     process.exitCode = res.interrupted ? 130 : res.ok && pushed ? 0 : 1;
   } finally {
     shared?.close();
+    display.close(); // also when the run threw (a full disk): no progress timer keeps the process alive
     interrupt.dispose();
   }
 }
