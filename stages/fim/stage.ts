@@ -11,6 +11,7 @@ import { FISHER_TYPES, type FisherType } from './fisher-types.js';
 import { parameterShapes } from '../../ml/bert/params.js';
 import { readConfig } from '../../ml/checkpoint/load.js';
 import { portablePath, sha256File } from '../../ml/provenance/index.js';
+import { requireClassifierHead } from '../../ml/checkpoint/head.js';
 
 export interface FimInputs {
   model: string;
@@ -78,6 +79,7 @@ const stage = defineStage<FimInputs>({
     const inp = ctx.inputs;
     const fisher = inp.fisher ?? 'empirical';
     if (!FISHER_TYPES.includes(fisher)) throw new StageInputError(`with.fisher: "${String(fisher)}" is not one of ${FISHER_TYPES.join(', ')}`);
+    requireClassifierHead(inp.model, 'with.model', 'fim');
     let rows = await readTokenizedJsonl(inp.data);
     if (inp.max_examples !== undefined) rows = rows.slice(0, inp.max_examples);
     const examples = rows.map((row, index) => ({ index, row }));
