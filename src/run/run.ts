@@ -27,6 +27,7 @@ import { UserError, UserErrors } from '../errors.js';
 import type { RunEventSink, StageOutcome } from './events.js';
 import { pipelineSnapshot } from './snapshot.js';
 import { stageExecutors, type ExecutorSettings, type StageExecutors } from './executors.js';
+import { hubFallbackNote } from '../pipeline/hub.js';
 
 export interface RunOptions {
   force?: boolean | string[];
@@ -79,11 +80,21 @@ export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<strin
     const mod = ws.pipeline.modules.get(spec.type)!;
     collectPathInputs(inputs, mod.inputSchema, [], (path, value) => {
       if (isAbsolute(value)) return;
-      setAt(inputs, path, join(ws.pipeline.dir, value));
+      // As planned: a relative path, or the snapshot a hub id resolved to.
+      setAt(inputs, path, spec.pathInputs[path.join('.')] ?? join(ws.pipeline.dir, value));
     });
   }
   const command = spec.command !== undefined ? substituteCommandRefs(spec.command, pathOf) : undefined;
   return { inputs, command };
+}
+
+/** One note per hub id for which the vendored tokenizer stands in (however many stages use it). */
+function hubFallbackNotes(ws: Workspace): string[] {
+  const notes = new Map<string, string>();
+  for (const spec of ws.pipeline.stages.values()) {
+    for (const [input, h] of Object.entries(spec.hubInputs)) if (h.fallback && !notes.has(h.id)) notes.set(h.id, hubFallbackNote(h, input));
+  }
+  return [...notes.values()];
 }
 
 function setAt(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -112,6 +123,7 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
 
 async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
   const plans = planPipeline(ws, { force: opts.force });
+  for (const message of hubFallbackNotes(ws)) emit({ type: 'note', message });
   // The workspace is the user's: an output fisherflow did not write is not replaced without --force.
   if (!opts.dryRun) {
     const theirs: UserError[] = [];

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
+import { defineStage, PATH_KEYWORD, HUB_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
 import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
@@ -47,7 +47,7 @@ const stage = defineStage<FimInputs>({
     required: ['model', 'data'],
     additionalProperties: false,
     properties: {
-      model: { type: 'string', [PATH_KEYWORD]: true, description: 'HF checkpoint folder: config.json + model.safetensors or pytorch_model.bin' },
+      model: { type: 'string', [PATH_KEYWORD]: true, [HUB_KEYWORD]: 'model', description: 'HF checkpoint folder: config.json + model.safetensors or pytorch_model.bin (a fine-tuned classifier), or a Hugging Face id in the local cache' },
       data: { type: 'string', [PATH_KEYWORD]: true, description: "the tokenize stage's data.jsonl" },
       fisher: { enum: FISHER_TYPES, default: 'empirical', description: 'empirical: true labels (the seed); true: labels sampled from the model; expected: exact sum over classes' },
       samples: { type: 'integer', minimum: 1, default: 1, description: 'labels sampled per example for fisher: true' },
