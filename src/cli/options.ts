@@ -48,18 +48,38 @@ export function addRemoteOption(cmd: Command, skip: boolean): Command {
   return cmd;
 }
 
-/** `push`/`pull`: [PIPELINE] [STAGE...], the remote, the store, transfers in flight, --json. */
+/** `push`/`pull`: [STAGE...] [PIPELINE], the remote, the store, transfers in flight, --json. */
 export function addTransferOptions(cmd: Command, what: string): Command {
-  return addRemoteOption(cmd.argument('[targets...]', 'an optional pipeline file (default ./fisherflow.yaml), then stages (default: every stage in its lock file)'), false)
+  return addRemoteOption(cmd.argument('[targets...]', 'stages (default: every stage in its lock file), then an optional pipeline file (default ./fisherflow.yaml)'), false)
     .addOption(storeOption())
     .option('-j, --jobs <n>', "transfers in flight at once (default: the remote's concurrency)", wholeNumber('-j', 1))
     .option('--json', `print only one JSON object: what was ${what} and how fast`);
 }
 
-/** "; stages with that prefix: a, b" for an unknown stage name. */
-export function suggestStages(name: string, names: string[]): string {
-  const close = names.filter((n) => n.startsWith(name.split('@')[0]));
-  return close.length ? `; stages with that prefix: ${close.slice(0, 8).join(', ')}` : '';
+/** A pipeline file given as a positional argument: it ends in .yaml or .yml. */
+export const isPipelineArg = (a: string): boolean => /\.ya?ml$/.test(a);
+
+/**
+ * Commands whose other positional arguments come in a variable number (`diff [REV_A [REV_B]]`,
+ * `exp remove NAME...`) take the pipeline as every command does, as a last positional argument:
+ * the one that ends in .yaml/.yml.
+ */
+export function splitPipelineArg(args: Array<string | undefined>, flag?: string): { pipeline?: string; rest: string[] } {
+  const given = args.filter((a): a is string => a !== undefined);
+  const last = given.at(-1);
+  if (last !== undefined && isPipelineArg(last)) {
+    if (flag) throw new UserError(`the pipeline is given twice: ${last} and -p ${flag}`);
+    return { pipeline: last, rest: given.slice(0, -1) };
+  }
+  return { pipeline: flag, rest: given };
+}
+
+/** `-p FILE`, the old spelling of the pipeline argument for diff and exp remove: still read, no longer shown. */
+export const hiddenPipelineOption = () => new Option('-p, --pipeline <file>', 'pipeline file').hideHelp();
+
+/** The text `--help` shows after a command's options: how it is typed. */
+export function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
 
 export const out = (s: string) => process.stdout.write(s);

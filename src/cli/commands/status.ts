@@ -6,7 +6,7 @@ import { planPipeline } from '../../plan/plan.js';
 import { actionJson, formatAction, formatReason, reasonJson, type StaleAction, type StaleReason } from '../../plan/reasons.js';
 import type { Workspace } from '../../plan/workspace.js';
 import type { StagePlan } from '../../plan/plan.js';
-import { addPipelineOptions, addRemoteOption, out, workspaceOptions } from '../options.js';
+import { addPipelineOptions, addRemoteOption, examples, out, workspaceOptions } from '../options.js';
 
 export interface StatusRow {
   name: string;
@@ -18,9 +18,10 @@ export interface StatusRow {
 }
 
 export function register(program: Command): void {
-  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file')), true)
+  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)')), true)
     .description('show which stages are up to date, and exactly why the others would rerun')
     .option('--json', 'machine-readable output: each stale stage with its reasons as typed objects ({kind, ...fields, text})')
+    .addHelpText('after', examples(['fisherflow status', 'fisherflow status --set take=100   # what a run with take=100 would rerun, and why', 'fisherflow status pipelines/demo.yaml --json']))
     .action(async (file: string | undefined, o: { set: string[]; params?: string; store?: string; json?: boolean; remote?: string | boolean }) => {
       const { pipeline, stages } = await pipelineStatus(file, o);
       if (o.json) {
