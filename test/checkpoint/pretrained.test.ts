@@ -1,7 +1,7 @@
 // Pre-trained checkpoints as they exist (no classification head; keys with or without `bert.`;
 // LayerNorm gamma/beta; position_ids buffers; pre-training heads; old configs; vocab-only tokenizer
 // folders): train fine-tunes from them with a new pooler/classifier, seeded and announced as
-// transformers announces it; fim refuses them. Fixtures: test/fixtures/checkpoints/make_fixtures.py
+// transformers announces it; fim and evaluate refuse them. Fixtures: test/fixtures/checkpoints/make_fixtures.py
 // and the real ../shared/external/checkpoints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,9 @@ import { readJsonl } from '../../ml/jsonl/index.js';
 import { StageInputError } from '../../src/stage/api.js';
 import train from '../../stages/train/stage.js';
 import fim, { type FimInputs } from '../../stages/fim/stage.js';
+import evaluate, { type EvaluateInputs, type EvaluateMetrics } from '../../stages/evaluate/stage.js';
+import { merge } from '../merge/fixture.js';
+import { openWeights } from '../../ml/checkpoint/weights.js';
 import tokenize from '../../stages/tokenize/stage.js';
 import { makeStageContext, tempDir } from '../helpers/stage-context.js';
 import { repoRoot } from '../helpers/repo-root.js';
@@ -101,7 +104,7 @@ test('train fine-tunes from a headless pre-trained checkpoint and says which wei
   assert.deepEqual(JSON.parse(readFileSync(join(saved, 'config.json'), 'utf8')).architectures, ['BertForSequenceClassification']);
 });
 
-test('fim refuses a checkpoint without a sequence-classification head, and reads a fine-tuned legacy one', async () => {
+test('fim and evaluate refuse a checkpoint without a sequence-classification head; fim, evaluate and merge read a fine-tuned legacy one', async () => {
   const data = join(repoRoot(), 'test', 'fixtures', 'model', 'data.jsonl');
   for (const c of cases) {
     await assert.rejects(
@@ -109,10 +112,33 @@ test('fim refuses a checkpoint without a sequence-classification head, and reads
       (e: Error) => e instanceof StageInputError && e.message.startsWith(`with.model: ${c.dir} is a checkpoint`) && e.message.includes(`it has no ${c.missing.join(', ')}`) && /fim needs a fine-tuned classifier, not a randomly initialised one\. Fine-tune it first: a train stage/.test(e.message),
       c.what,
     );
+    await assert.rejects(
+      evaluate.run(makeStageContext<EvaluateInputs>({ model: c.dir, data, backend: 'wasm' }, { stage: 'evaluate' })),
+      (e: Error) => e instanceof StageInputError && e.message.startsWith(`with.model: ${c.dir} is a checkpoint`) && /evaluate needs a fine-tuned classifier/.test(e.message),
+      c.what,
+    );
   }
-  const ctx = makeStageContext<FimInputs>({ model: checkpointFixture('tiny-bert-legacy'), data, workers: 0, batch_size: 3, backend: 'wasm' });
+  const legacy = checkpointFixture('tiny-bert-legacy');
+  const ctx = makeStageContext<FimInputs>({ model: legacy, data, workers: 0, batch_size: 3, backend: 'wasm' });
   await fim.run(ctx);
   assert.ok(existsSync(join(ctx.outDir, 'fim.safetensors')));
+  // The legacy file and the zip one it was written from are the same model to evaluate and merge.
+  const zip = join(repoRoot(), 'test', 'fixtures', 'model', 'tiny-bert');
+  const accuracy = async (model: string) => {
+    const e = makeStageContext<EvaluateInputs>({ model, data, backend: 'wasm' }, { stage: 'evaluate' });
+    await evaluate.run(e);
+    const m = (JSON.parse(readFileSync(join(e.outDir, 'metrics.json'), 'utf8')) as EvaluateMetrics).sets.data!;
+    return { accuracy: m.accuracy, loss: m.loss, confusion: m.confusion };
+  };
+  assert.deepEqual(await accuracy(legacy), await accuracy(zip));
+  const merged = openWeights(await merge({ models: [legacy, zip], weights: [0.5, 0.5] }));
+  const original = openWeights(zip);
+  try {
+    for (const n of original.names()) assert.deepEqual(merged.read(n).data, original.read(n).data, n);
+  } finally {
+    merged.close();
+    original.close();
+  }
 });
 
 test('a vocab-only tokenizer folder (vocab.txt, no tokenizer_config.json) tokenizes as BertTokenizer\'s defaults (lower case)', async () => {

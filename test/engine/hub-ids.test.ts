@@ -97,13 +97,27 @@ test('not in the cache: the tokenizer of bert-base-cased falls back to the vendo
 test('org/name model ids, refs/main pointing nowhere, and a local folder that wins over an id', () => {
   const hub = tempDir('ff-hub-org-');
   const snap = addSnapshot(hub, 'someorg/tiny-bert', 'cccc3333', FINE_TUNED);
-  const ws = workspace({ 'fisherflow.yaml': `stages:\n  f:\n    uses: fim\n    with: { model: someorg/tiny-bert, data: d.jsonl, max_examples: 2, backend: wasm, workers: 0 }\n` });
+  // fim, evaluate and merge (models and base) all take an id.
+  const ws = workspace({
+    'fisherflow.yaml': `stages:
+  f:
+    uses: fim
+    with: { model: someorg/tiny-bert, data: d.jsonl, max_examples: 2, backend: wasm, workers: 0 }
+  e:
+    uses: evaluate
+    with: { model: someorg/tiny-bert, data: d.jsonl, backend: wasm }
+  m:
+    uses: merge
+    with: { method: task_arithmetic, models: [someorg/tiny-bert], base: someorg/tiny-bert }
+`,
+  });
   cpSync(join(REPO_ROOT, 'test', 'fixtures', 'model', 'data.jsonl'), join(ws, 'd.jsonl'));
   const ok = cli(['run'], { cwd: ws, env: { HF_HUB_CACHE: hub } });
   assert.equal(ok.code, 0, ok.stderr + ok.stdout);
   const log = cli(['logs', 'f'], { cwd: ws, env: { HF_HUB_CACHE: hub } });
   assert.ok(log.stdout.includes(`Fisher of ${snap} over 2 examples`), log.stdout);
-  assert.match(readFileSync(join(ws, 'fisherflow.lock'), 'utf8'), /"hf:someorg\/tiny-bert"/);
+  const lock = readFileSync(join(ws, 'fisherflow.lock'), 'utf8');
+  assert.equal(lock.match(/"hf:someorg\/tiny-bert"/g)?.length, 3, lock);
 
   writeFileSync(join(hub, 'models--someorg--tiny-bert', 'refs', 'main'), 'dddd4444\n');
   const dangling = cli(['status'], { cwd: ws, env: { HF_HUB_CACHE: hub } });
@@ -113,5 +127,5 @@ test('org/name model ids, refs/main pointing nowhere, and a local folder that wi
   cpSync(FINE_TUNED, join(ws, 'someorg', 'tiny-bert'), { recursive: true });
   const local = cli(['status'], { cwd: ws, env: { HF_HUB_CACHE: hub } });
   assert.equal(local.code, 0, local.stderr);
-  assert.match(local.stdout, /- dep hf:someorg\/tiny-bert removed\n {14}- new dep someorg\/tiny-bert\n/);
+  assert.match(local.stdout, /stale {7}f\n {14}- dep hf:someorg\/tiny-bert removed\n {14}- new dep someorg\/tiny-bert\n/);
 });
