@@ -2,6 +2,7 @@
 // (BertModel, BertForPreTraining, BertForMaskedLM: what `bert-base-cased` is) has none: fine-tuning
 // starts from it with a new pooler/classifier, but the Fisher or the accuracy of a randomly
 // initialised head means nothing, so the stages that read a model as it is refuse it.
+import { existsSync } from 'node:fs';
 import { StageInputError } from 'fisherflow';
 import { readConfig } from './load.js';
 import { openWeights } from './weights.js';
@@ -10,6 +11,7 @@ const HEAD = ['bert.pooler.dense.weight', 'bert.pooler.dense.bias', 'classifier.
 
 /** The head parameters the folder's weights lack (read from the file's index only, no tensor data). */
 export function missingHead(dir: string): string[] {
+  if (!existsSync(dir)) return []; // the loader says what is missing
   const weights = openWeights(dir);
   try {
     return HEAD.filter((n) => !weights.has(n));

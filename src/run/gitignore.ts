@@ -2,8 +2,8 @@
 // state (.fisherflow/) and the outputs of command stages get a line each in the project's
 // .gitignore, added once (a run that finds them there adds nothing) and announced when added.
 // Left out: metrics files (meant to be committed: `diff` reads them from commits), anything git
-// already tracks (the user commits it on purpose) or already ignores, and anything outside the
-// project. Only in a git repository.
+// already ignores, and anything outside the project (outputs git tracks are refused when the
+// pipeline loads: src/plan/output-guard.ts). Only in a git repository.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -12,9 +12,9 @@ import type { Workspace } from '../plan/workspace.js';
 /** '/a/b/' and 'a/b' are the same entry for this purpose. */
 const bare = (line: string) => line.trim().replace(/^\//, '').replace(/\/+$/, '');
 
-/** Paths git answers for among `paths` (`check-ignore`: ignored; `ls-files`: tracked); none if git cannot say. */
-function gitPaths(root: string, args: string[], paths: string[]): Set<string> {
-  const r = spawnSync('git', [...args, '--', ...paths], { cwd: root, encoding: 'utf8' });
+/** Those of `paths` git already ignores; none if git cannot say. */
+function gitIgnored(root: string, paths: string[]): Set<string> {
+  const r = spawnSync('git', ['check-ignore', '--', ...paths], { cwd: root, encoding: 'utf8' });
   if (r.error || (r.status !== 0 && r.status !== 1)) return new Set();
   return new Set(r.stdout.split('\n').filter(Boolean).map(bare));
 }
@@ -39,14 +39,10 @@ export function ensureGitignored(ws: Workspace): string[] {
   const file = join(ws.root, '.gitignore');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const present = new Set(text.split('\n').map(bare));
-  let missing = wantedIgnores(ws).filter((p) => !present.has(bare(p)));
+  const missing = wantedIgnores(ws).filter((p) => !present.has(bare(p)));
   if (!missing.length) return [];
-  const rels = missing.map((p) => p.slice(1));
-  const ignored = gitPaths(ws.root, ['check-ignore'], rels);
-  const tracked = gitPaths(ws.root, ['ls-files'], rels);
-  missing = missing.filter((p) => !ignored.has(bare(p)) && !tracked.has(bare(p)));
-  if (!missing.length) return [];
-  return addGitignoreLines(ws.root, missing);
+  const ignored = gitIgnored(ws.root, missing.map((p) => p.slice(1)));
+  return addGitignoreLines(ws.root, missing.filter((p) => !ignored.has(bare(p))));
 }
 
 /** Appends to `<dir>/.gitignore` those of `lines` it lacks (however spelled: `/a/`, `a`); returns them. */

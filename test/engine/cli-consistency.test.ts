@@ -64,6 +64,13 @@ test('every command takes the pipeline as its last positional argument; show and
   ]) ok(dir, ...args);
   assert.match(ok(dir, 'diff', 'HEAD', 'five', P), /n\s+3\s+→?\s*5|n: 3 → 5|3 → 5/);
   assert.match(ok(dir, 'exp', 'remove', 'five', P), /removed experiment five/);
+  // push and pull too: stages, then the pipeline (the lock file beside it); a mistyped stage gets a suggestion.
+  const remote = tempDir({});
+  writeFileSync(join(dir, 'fisherflow.config.yaml'), `remotes:\n  nfs:\n    url: ${remote}\n`);
+  assert.match(ok(dir, 'push', 'train', P, '--json'), /"pushed"/);
+  ok(dir, 'pull', 'train', P);
+  ok(dir, 'push', P, 'train'); // the earlier spelling, pipeline first
+  assert.match(ff(dir, 'push', 'trian', P).stderr, /records no stage 'trian' \(did you mean 'train'\?\)/);
   assert.match(ff(dir, 'diff', 'HEAD', 'HEAD~1', 'HEAD~2').stderr, /diff takes at most two revisions, got HEAD, HEAD~1, HEAD~2; a pipeline file ends in \.yaml or \.yml/);
   // The old spelling still works, not twice.
   ok(dir, 'diff', 'HEAD', '-p', P);
@@ -116,20 +123,19 @@ test('--help of every command has examples and no "(default: [])"', () => {
   assert.match(r.stdout, /Examples:\n {2}\$ fisherflow run\n/);
 });
 
-test('run keeps the store, its state and command-stage outputs out of git (not metrics, not tracked files), saying so once', () => {
+test('run keeps the store, its state and command-stage outputs out of git (not metrics, not what git ignores already), saying so once', () => {
   const dir = tempDir({
-    'fisherflow.yaml': `stages:\n  count:\n    run: |\n      echo 3 > count.txt && echo '{"n": 3}' > m.json && mkdir -p plots && touch plots/a\n    outs: [count.txt, plots/]\n    metrics: [m.json]\n  kept:\n    run: echo kept > kept.txt\n    outs: [kept.txt]\n`,
-    '.gitignore': 'node_modules/\n.fisherflow\n',
-    'kept.txt': 'tracked\n',
+    'fisherflow.yaml': `stages:\n  count:\n    run: |\n      echo 3 > count.txt && echo '{"n": 3}' > m.json && mkdir -p plots && touch plots/a && echo log > run.log\n    outs: [count.txt, plots/, run.log]\n    metrics: [m.json]\n`,
+    '.gitignore': 'node_modules/\n.fisherflow\n*.log\n',
   });
   git(dir, 'init', '-q', '-b', 'main');
-  commit(dir, 'tracked kept.txt');
+  commit(dir, 'first');
   const first = ok(dir, 'run');
   assert.match(first, /^added to \.gitignore: \/artifacts\/ \/count\.txt \/plots \(the store, fisherflow's state and stage outputs stay out of git; commit the pipeline and its lock file\)$/m);
-  assert.equal(readFileSync(join(dir, '.gitignore'), 'utf8'), 'node_modules/\n.fisherflow\n/artifacts/\n/count.txt\n/plots\n');
+  assert.equal(readFileSync(join(dir, '.gitignore'), 'utf8'), 'node_modules/\n.fisherflow\n*.log\n/artifacts/\n/count.txt\n/plots\n');
   writeFileSync(join(dir, 'fisherflow.yaml'), readFileSync(join(dir, 'fisherflow.yaml'), 'utf8').replace('echo 3', 'echo 4'));
   assert.doesNotMatch(ok(dir, 'run'), /\.gitignore/, 'said once');
   // What git now shows is what belongs in a commit: the pipeline, its lock file, the metrics.
   const untracked = git(dir, 'status', '--porcelain', '--untracked-files=all').split('\n').filter(Boolean).sort();
-  assert.deepEqual(untracked, ['?? fisherflow.lock', '?? m.json', ' M .gitignore', ' M fisherflow.yaml', ' M kept.txt'].sort());
+  assert.deepEqual(untracked, ['?? fisherflow.lock', '?? m.json', ' M .gitignore', ' M fisherflow.yaml'].sort());
 });
