@@ -88,10 +88,14 @@ export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<strin
   return { inputs, command };
 }
 
-/** One note per hub id for which the vendored tokenizer stands in (however many stages use it). */
-function hubFallbackNotes(ws: Workspace): string[] {
+/**
+ * One note per hub id for which the vendored tokenizer stands in (however many stages use it),
+ * when a stage that reads it will run: a run that reuses every result has nothing to say.
+ */
+function hubFallbackNotes(ws: Workspace, plans: Map<string, StagePlan>): string[] {
   const notes = new Map<string, string>();
   for (const spec of ws.pipeline.stages.values()) {
+    if (plans.get(spec.name)?.status === 'up-to-date') continue;
     for (const [input, h] of Object.entries(spec.hubInputs)) if (h.fallback && !notes.has(h.id)) notes.set(h.id, hubFallbackNote(h, input));
   }
   return [...notes.values()];
@@ -123,7 +127,7 @@ export async function runPipeline(ws: Workspace, opts: RunOptions = {}): Promise
 
 async function planAndExecute(ws: Workspace, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
   const plans = planPipeline(ws, { force: opts.force });
-  for (const message of hubFallbackNotes(ws)) emit({ type: 'note', message });
+  for (const message of hubFallbackNotes(ws, plans)) emit({ type: 'note', message });
   // The workspace is the user's: an output fisherflow did not write is not replaced without --force.
   if (!opts.dryRun) {
     const theirs: UserError[] = [];

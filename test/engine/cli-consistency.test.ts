@@ -96,6 +96,11 @@ test('stage names: did-you-mean in show, logs and run --force; STAGE.OUTPUT with
   assert.equal(err(['run', P, '--set', 'src=real.txt', '--force', 'trains']), "fisherflow: --force: unknown stage 'trains' (did you mean 'train'?)");
   assert.equal(err(['show', 'make@2', P]), "fisherflow: unknown stage 'make@2' (did you mean 'make@1'?)");
   assert.match(err(['show', 'zzzzzz', P]), /^fisherflow: unknown stage 'zzzzzz'; its stages: make@0\.5, make@1, train, grab$/);
+  // A command that printed nothing: an empty log is said to be one; no pipeline at all points at init.
+  const quiet = ff(dir, 'logs', 'train', P);
+  assert.equal(quiet.code, 0);
+  assert.equal(quiet.stderr, "fisherflow: stage 'train' printed nothing (its log is empty)\n");
+  assert.match(ff(tempDir({}), 'run').stderr, /no pipeline given and no fisherflow\.yaml in \S+ \(`fisherflow init` starts a project there; `fisherflow init --example tour` the README's tour\)/);
 });
 
 test('--help of every command has examples and no "(default: [])"', () => {

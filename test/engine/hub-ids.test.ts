@@ -81,6 +81,7 @@ test('not in the cache: the tokenizer of bert-base-cased falls back to the vendo
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`tokenizer 'bert-base-cased': not in the Hugging Face cache \\(${empty}/models--bert-base-cased does not exist\\); using the tokenizer files vendored with fisherflow \\(\\S+/data/bert-base-cased\\)\\. \`huggingface-cli download bert-base-cased\` to use the hub's`));
   assert.equal(r.stdout.match(/vendored/g)!.length, 1, 'said once');
+  assert.doesNotMatch(cli(['run'], { cwd: ws, env: { HF_HUB_CACHE: empty } }).stdout, /vendored/, 'not by a run that reuses every result');
   // The vendored cased vocabulary: [CLS] the film was very dull [SEP].
   assert.deepEqual(ids(ws, { HF_HUB_CACHE: empty }), [101, 1103, 1273, 1108, 1304, 10884, 102]);
 

@@ -54,6 +54,7 @@ test('the README tour runs as written in a fresh git repository through the inst
     assert.match(first, /^added to \.gitignore: \/count\.txt /m);
     assert.match(first, /tokenizer 'bert-base-cased': not in the Hugging Face cache \(.*\); using the tokenizer files vendored with fisherflow \(\S+node_modules\/fisherflow\/data\/bert-base-cased\)/);
     assert.match(said('fisherflow run', 1), /ran 0, cached 4, failed 0/);
+    assert.doesNotMatch(said('fisherflow run', 1), /vendored/, 'the fallback is noted when a stage reading it runs');
     assert.match(said('fisherflow run', 2), /ran 0, cached 4, failed 0/);
     assert.match(said('fisherflow status --set take=100'), /stale {7}dev\n {14}- param take changed from 200 to 100\nstale {7}reversed@st\n {14}- upstream stage 'dev' will rerun\n/);
     const rerun = said('fisherflow run --set take=100');

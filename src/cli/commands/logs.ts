@@ -18,7 +18,10 @@ export function register(program: Command): void {
       const logs = stageLogKeys(ws, stage, hasOverrides(o)).map((k) => join(ws.store.root, 'logs', `${k}.log`)).filter((p) => existsSync(p));
       const newest = logs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
       if (newest) {
-        out(readFileSync(newest, 'utf8'));
+        const text = readFileSync(newest, 'utf8');
+        // A command that printed nothing (`wc -l x > count.txt`) leaves an empty log: say so, on stderr.
+        if (text) out(text);
+        else process.stderr.write(`fisherflow: stage '${stage}' printed nothing (its log is empty)\n`);
         return;
       }
       throw new UserError(`no log for stage '${stage}' yet`);
