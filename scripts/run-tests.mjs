@@ -22,5 +22,7 @@ if (files.length === 0) {
   console.error(`run-tests: no dist/test/**/*.test.js matches ${filter.join(', ')} (run \`npm run build\` first?)`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// quiet-reporter.mjs: a file's stray output (driver warnings, library banners) only when it fails.
+const reporter = new URL('./quiet-reporter.mjs', import.meta.url).pathname;
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -140,6 +140,9 @@ export async function initBackend(prefer: BackendName = 'auto', opts: { gpu?: bo
     if (current.backend === 'wasm' && opts.threads !== undefined) current = wasmInfo(opts.threads);
     return current;
   }
+  // tfjs's console notes are not the stage's: its CPU backend (also the webgpu backend's for small
+  // tensors) advertises tfjs-node on first use; fisherflow logs the backend it chose, and why.
+  tf.env().set('PROD', true);
   let info: BackendInfo | null = null;
   if (prefer === 'webgpu') info = await initWebgpu();
   else if (prefer === 'tensorflow') {

@@ -12,9 +12,14 @@ export interface PickleHooks {
 const MARK = Symbol('mark');
 
 export function unpickle(buf: Buffer, hooks: PickleHooks, source = 'pickle'): unknown {
+  return unpickleAt(buf, 0, hooks, source).value;
+}
+
+/** One pickle starting at byte `start` (a file may hold several in a row): its value and where it ends. */
+export function unpickleAt(buf: Buffer, start: number, hooks: PickleHooks, source = 'pickle'): { value: unknown; end: number } {
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
-  let p = 0;
+  let p = start;
   const fail = (msg: string): never => { throw new Error(`${source}: ${msg} at byte ${p}`); };
   const popMark = (): unknown[] => {
     let i = stack.length - 1;
@@ -42,7 +47,7 @@ export function unpickle(buf: Buffer, hooks: PickleHooks, source = 'pickle'): un
     switch (op) {
       case 0x80: p++; break; // PROTO
       case 0x95: p += 8; break; // FRAME
-      case 0x2e: return stack.pop(); // STOP
+      case 0x2e: return { value: stack.pop(), end: p }; // STOP
       case 0x28: stack.push(MARK); break;
       case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
       case 0x64: { const kv = popMark(); const d = new Map(); setItems(d, kv); stack.push(d); break; } // DICT

@@ -1,17 +1,13 @@
-// Reads a PyTorch state dict saved with torch.save (zip format, torch >= 1.6) without Python:
-// the pickle names storages by key; each storage's bytes are the zip entry `<archive>/data/<key>`.
+// Reads a PyTorch state dict saved with torch.save without Python, in either format (see
+// torch-archive.ts): the pickle names storages by key; each storage's bytes are the archive entry
+// `<archive>/data/<key>`.
 import { StageInputError } from 'fisherflow';
-import { ZipReader } from './zip.js';
+import { openTorchArchive, type TorchArchive } from './torch-archive.js';
+import { DTYPE_BYTES, STORAGE_DTYPES } from './torch-storage.js';
 import { unpickle, type PickleGlobal } from './pickle.js';
 import { toFloat32 } from '../safetensors/format.js';
 
 export interface LoadedTensor { shape: number[]; data: Float32Array; dtype: string }
-
-const STORAGE_DTYPES: Record<string, string> = {
-  FloatStorage: 'F32', DoubleStorage: 'F64', HalfStorage: 'F16', BFloat16Storage: 'BF16',
-  LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
-};
-const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 interface StorageRef { kind: 'storage'; key: string; dtype: string }
 interface TensorRef { kind: 'tensor'; storage: StorageRef; offset: number; size: number[]; stride: number[] }
@@ -34,15 +30,15 @@ export function readTorchStateDict(path: string): Map<string, LoadedTensor> {
  * walked tensor by tensor side by side (the merge stage) holding one tensor of each.
  */
 export class TorchStateDictFile {
-  private constructor(readonly path: string, private readonly zip: ZipReader, private readonly prefix: string, private readonly refs: Map<string, TensorRef>) {}
+  private constructor(readonly path: string, private readonly archive: TorchArchive, private readonly prefix: string, private readonly refs: Map<string, TensorRef>) {}
 
   static open(path: string): TorchStateDictFile {
-    const zip = new ZipReader(path);
+    const archive = openTorchArchive(path);
     try {
-      const pklName = [...zip.entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
-      if (!pklName) throw new StageInputError(`${path}: zip has no data.pkl; not a torch.save checkpoint`);
+      const pklName = [...archive.entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
+      if (!pklName) throw new StageInputError(`${path}: no data.pkl in the archive; not a torch.save checkpoint`);
       const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
-      const root = unpickle(zip.readEntry(pklName), {
+      const root = unpickle(archive.readEntry(pklName), {
         persistentLoad(pid) {
           const t = pid as unknown[];
           if (!Array.isArray(t) || t[0] !== 'storage') throw new StageInputError(`${path}: unsupported persistent id ${JSON.stringify(pid)}`);
@@ -67,9 +63,9 @@ export class TorchStateDictFile {
       if (!(root instanceof Map)) throw new StageInputError(`${path}: the pickle does not hold a state dict (a mapping of names to tensors)`);
       const refs = new Map<string, TensorRef>();
       for (const [name, v] of root) if ((v as TensorRef)?.kind === 'tensor') refs.set(String(name), v as TensorRef);
-      return new TorchStateDictFile(path, zip, prefix, refs);
+      return new TorchStateDictFile(path, archive, prefix, refs);
     } catch (e) {
-      zip.close();
+      archive.close();
       throw e;
     }
   }
@@ -84,7 +80,7 @@ export class TorchStateDictFile {
 
   /** A storage's values as float32 (shared by tensors that view the same storage). */
   storageFloat32(key: string, dtype: string): Float32Array {
-    const bytes = this.zip.readEntry(`${this.prefix}data/${key}`);
+    const bytes = this.archive.readEntry(`${this.prefix}data/${key}`);
     if (bytes.length % DTYPE_BYTES[dtype] !== 0) throw new StageInputError(`${this.path}: storage ${key} has a size that does not fit its dtype`);
     return toFloat32(bytes, dtype);
   }
@@ -101,14 +97,14 @@ export class TorchStateDictFile {
     const t = this.ref(name);
     const bytes = DTYPE_BYTES[t.storage.dtype];
     if (isContiguous(t.size, t.stride)) {
-      return toFloat32(this.zip.readEntryRange(`${this.prefix}data/${t.storage.key}`, (t.offset + start) * bytes, count * bytes), t.storage.dtype);
+      return toFloat32(this.archive.readEntryRange(`${this.prefix}data/${t.storage.key}`, (t.offset + start) * bytes, count * bytes), t.storage.dtype);
     }
     return this.readFloat32(name).data.slice(start, start + count);
   }
 
   storageKey(name: string): string { return this.ref(name).storage.key; }
 
-  close(): void { this.zip.close(); }
+  close(): void { this.archive.close(); }
 
   private ref(name: string): TensorRef {
     const t = this.refs.get(name);

@@ -35,7 +35,7 @@ export class ZipReader {
     const tail = this.read(this.size - tailLen, tailLen);
     let eocd = -1;
     for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
-    if (eocd < 0) throw new StageInputError(`${this.path}: not a zip archive (a pytorch_model.bin written by torch.save >= 1.6 is a zip; older formats are not supported)`);
+    if (eocd < 0) throw new StageInputError(`${this.path}: not a zip archive (a damaged or truncated torch.save checkpoint?)`);
     let count = tail.readUInt16LE(eocd + 10);
     let cdSize = tail.readUInt32LE(eocd + 12);
     let cdOffset = tail.readUInt32LE(eocd + 16);

@@ -1,6 +1,6 @@
 // The `fisherflow` command line: one module per command (src/cli/commands/), registered here;
 // errors are mapped to messages and exit codes in one place (see src/errors.ts).
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { ExitCode } from '../errors.js';
 import { reportError } from './report-error.js';
 import { packageVersion } from '../run/snapshot.js';
@@ -33,6 +33,8 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showSuggestionAfterError(true)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // Repeatable options start as []: "(default: [])" in --help says nothing. Subcommands inherit this.
+    .configureHelp({ optionDescription: (option) => new Help().optionDescription(option).replace(/ \(default: \[\]\)$/, '') })
     // Before the commands are added: subcommands copy it, so `exp runn` is a usage error (2) too.
     .exitOverride();
   for (const c of commands) c.register(program);

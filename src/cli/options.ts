@@ -52,41 +52,54 @@ export function addRemoteOption(cmd: Command, skip: boolean): Command {
   return cmd;
 }
 
-/** `push`/`pull`: [PIPELINE] [STAGE...], the remote, the store, transfers in flight, --json. */
+/** `push`/`pull`: [STAGE...] [PIPELINE], the remote, the store, transfers in flight, --json. */
 export function addTransferOptions(cmd: Command, what: string): Command {
-  return addRemoteOption(cmd.argument('[targets...]', 'an optional pipeline file (default ./fisherflow.yaml), then stages (default: every stage in its lock file)'), false)
+  return addRemoteOption(cmd.argument('[targets...]', 'stages (default: every stage in its lock file), then an optional pipeline file (default ./fisherflow.yaml)'), false)
     .addOption(storeOption())
     .option('-j, --jobs <n>', "transfers in flight at once (default: the remote's concurrency)", wholeNumber('-j', 1))
     .option('--json', `print only one JSON object: what was ${what} and how fast`);
 }
 
-/** "; stages with that prefix: a, b" for an unknown stage name. */
-export function suggestStages(name: string, names: string[]): string {
-  const close = names.filter((n) => n.startsWith(name.split('@')[0]));
-  return close.length ? `; stages with that prefix: ${close.slice(0, 8).join(', ')}` : '';
+/** A pipeline file given as a positional argument: it ends in .yaml or .yml. */
+export const isPipelineArg = (a: string): boolean => /\.ya?ml$/.test(a);
+
+/**
+ * Commands whose other positional arguments come in a variable number (`diff [REV_A [REV_B]]`,
+ * `exp remove NAME...`) take the pipeline as every command does, as a last positional argument:
+ * the one that ends in .yaml/.yml.
+ */
+export function splitPipelineArg(args: Array<string | undefined>, flag?: string): { pipeline?: string; rest: string[] } {
+  const given = args.filter((a): a is string => a !== undefined);
+  const last = given.at(-1);
+  if (last !== undefined && isPipelineArg(last)) {
+    if (flag) throw new UserError(`the pipeline is given twice: ${last} and -p ${flag}`);
+    return { pipeline: last, rest: given.slice(0, -1) };
+  }
+  return { pipeline: flag, rest: given };
+}
+
+/** `-p FILE`, the old spelling of the pipeline argument for diff and exp remove: still read, no longer shown. */
+export const hiddenPipelineOption = () => new Option('-p, --pipeline <file>', 'pipeline file').hideHelp();
+
+/** The text `--help` shows after a command's options: how it is typed. */
+export function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
 
 export const out = (s: string) => process.stdout.write(s);
 
 /**
- * `[PIPELINE] [TARGET...]`: the first argument is the pipeline file when it names a YAML file (or
- * any existing file); the rest are stage names (a foreach/matrix family stands for its members).
+ * `[PIPELINE] [TARGET...]`: the first (or the last) argument is the pipeline file when it names a
+ * YAML file (the first also when it is any existing file); the rest are stage names (a foreach/matrix family stands for its members).
  */
 export function pipelineAndTargets(args: string[]): { file?: string; targets: string[] } {
-  const [first, ...rest] = args;
   // A folder holding a pipeline is taken as a (mistaken) pipeline argument, so that loading it
   // says "is a folder; did you mean .../fisherflow.yaml?" rather than "unknown stage".
   const isFile = (a: string) => /\.ya?ml$/i.test(a) || (existsSync(a) && (statSync(a).isFile() || existsSync(join(a, 'fisherflow.yaml'))));
-  return first !== undefined && isFile(first) ? { file: first, targets: rest } : { targets: args };
-}
-
-/** Target names → concrete stage names; an unknown one is an error with a suggestion. */
-export function resolveTargets(pipeline: Pipeline, targets: string[]): string[] {
-  const out: string[] = [];
-  for (const t of targets) {
-    const members = pipeline.families.get(t) ?? (pipeline.stages.has(t) ? [t] : undefined);
-    if (!members) throw new UserError(`unknown stage '${t}'${didYouMean(t, [...pipeline.families.keys(), ...pipeline.stages.keys()])}${suggestStages(t, [...pipeline.stages.keys()])}`, undefined, `stages: ${[...pipeline.families.keys()].slice(0, 12).join(', ')}${pipeline.families.size > 12 ? ', ...' : ''}`);
-    out.push(...members);
-  }
-  return [...new Set(out)];
+  const [first, ...rest] = args;
+  if (first !== undefined && isFile(first)) return { file: first, targets: rest };
+  // The pipeline last, as every other command takes it: `run train pipelines/demo.yaml`.
+  const last = args.at(-1);
+  if (args.length > 1 && last !== undefined && isPipelineArg(last)) return { file: last, targets: args.slice(0, -1) };
+  return { targets: args };
 }

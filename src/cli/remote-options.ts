@@ -1,5 +1,5 @@
 // What the commands that use a remote share (run, status, push, pull, gc): choosing and opening
-// the configured remote, and `push`/`pull`'s [PIPELINE] [STAGE...] targets. Imported on use.
+// the configured remote, and `push`/`pull`'s [STAGE...] [PIPELINE] targets. Imported on use.
 import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
@@ -13,7 +13,8 @@ import { lockPathFor, readLock, type LockFile } from '../cache/lockfile.js';
 import { ContentStore, type RunRecord } from '../cache/store.js';
 import { createTransferProgress, fmtBytes, type TransferProgress } from '../cache/remote/transfer-progress.js';
 import { defaultPipelineFile, projectRoot, storeRootFor } from '../plan/workspace.js';
-import { suggestStages } from './options.js';
+import { isPipelineArg } from './options.js';
+import { unknownStage } from './stage-target.js';
 
 export interface ChosenRemote {
   spec: RemoteSpec;
@@ -48,8 +49,10 @@ export function openChosen(c: ChosenRemote, storeRoot: string): Promise<RemoteSt
 
 /** `push`/`pull` arguments: an optional pipeline file first (it ends in .yaml/.yml), then stages. */
 export function splitTargets(args: string[]): { pipeline?: string; stages: string[] } {
-  if (args.length && /\.ya?ml$/.test(args[0])) return { pipeline: args[0], stages: args.slice(1) };
-  return { stages: args };
+  // The pipeline is the last positional argument, as in every command; first is read too.
+  const i = args.length && isPipelineArg(args[args.length - 1]) ? args.length - 1 : args.length && isPipelineArg(args[0]) ? 0 : -1;
+  if (i < 0) return { stages: args };
+  return { pipeline: args[i], stages: args.filter((_, j) => j !== i) };
 }
 
 /** The lock file's stages to move: all, or the named ones (a foreach/matrix family names all its members). */
@@ -59,7 +62,7 @@ export function lockTargets(lockFile: string, lock: LockFile, stages: string[]):
   const picked = new Set<string>();
   for (const s of stages) {
     const members = names.filter((n) => n === s || n.startsWith(`${s}@`));
-    if (members.length === 0) throw new UserError(`${lockFile} records no stage '${s}'${suggestStages(s, names)}`);
+    if (members.length === 0) throw unknownStage(s, names, `${lockFile} records no stage`);
     for (const m of members) picked.add(m);
   }
   return names.filter((n) => picked.has(n)).map((n) => ({ stage: n, key: lock.stages[n].key }));

@@ -15,6 +15,7 @@ import { currentBranch, history, readBlobs } from './git.js';
 import { committedFileReader, currentResults, pipelineContext, pipelineParams, workspaceFileFallback } from './revision.js';
 import { listExperiments } from './records.js';
 import { formatValue } from './diff.js';
+import { isHeadlineMetric } from '../metrics/filter.js';
 
 export interface ShowRow {
   kind: 'workspace' | 'commit' | 'experiment';
@@ -129,9 +130,13 @@ function when(iso: string | null): string {
 
 const MAX_TEXT_METRIC_COLUMNS = 20;
 
-export function renderShowText(t: ShowTable, opts: { allParams?: boolean; precision?: number } = {}): string {
+export function renderShowText(t: ShowTable, opts: { allParams?: boolean; allMetrics?: boolean; precision?: number } = {}): string {
   if (t.rows.length === 0) return `${t.pipeline}: nothing to show (no commits with this pipeline, no experiments)\n`;
   const cols = showColumns(t, opts);
+  // Curves, per-epoch rows and text fields only with --all (see isHeadlineMetric).
+  const headline = cols.metrics.filter((m) => opts.allMetrics || t.rows.every((r) => { const v = metricColumns(r)[m]; return v === undefined || isHeadlineMetric(m.slice(m.indexOf(':') + 1), v); }));
+  const notHeadline = cols.metrics.length - headline.length;
+  cols.metrics = headline;
   // With one metrics file, its name in every column header is noise.
   const files = new Set(cols.metrics.map((m) => m.split(':')[0]));
   const bare = (m: string) => (m.includes(':') ? m.slice(m.indexOf(':') + 1) : m);
@@ -155,6 +160,7 @@ export function renderShowText(t: ShowTable, opts: { allParams?: boolean; precis
     ]);
   });
   const lines = [table(rows, header)];
+  if (notHeadline) lines.push(`(${notHeadline} metric columns inside lists, such as loss curves and per-epoch rows, or of text not shown; --all shows them)`);
   if (hiddenMetrics) lines.push(`(${hiddenMetrics} more metric columns not shown; pick some with --metric PATTERN, or use --csv / --json)`);
   if (cols.hiddenParams) lines.push(`(${cols.hiddenParams} param${cols.hiddenParams > 1 ? 's' : ''} equal in every row not shown; --all-params shows them)`);
   return `${lines.join('\n')}\n`;

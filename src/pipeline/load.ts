@@ -1,18 +1,19 @@
 // pipeline.yaml → validated, expanded stages (pure apart from reading the file and stage modules).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { PACKAGE_ROOT, type StageRegistry } from '../stage/registry.js';
-import { PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
+import { HUB_KEYWORD, PATH_KEYWORD, type ResourceRequest, type StageModule } from '../stage/api.js';
 import { resolvePlugins } from '../stage/plugins.js';
 import type { SlurmJobOptions } from '../exec/slurm/batch-job.js';
 import { parseMemory } from '../schedule/devices.js';
 import { parseTimeLimit } from '../schedule/time-limit.js';
 import { UserError, UserErrors, type SourceLocation } from '../errors.js';
 import { didYouMean } from './errors.js';
+import { looksLikeHubId, resolveHubId, type HubInput } from './hub.js';
 import { readSourceDocument, type PathSegment, type SourceDocument } from './source.js';
 import { deepMerge, flattenKeys, getDotted, parseSetOption, resolveParams, type ParamOverrides, type Params } from './params.js';
 import { paramsFileOf, readWorkspaceParamsFiles, type ParamsFiles } from './params-files.js';
@@ -78,6 +79,8 @@ export interface StageSpec {
   refs: ArtifactRef[];
   /** Built-in inputs that name local files or folders: JSON pointer-ish path → absolute path. */
   pathInputs: Record<string, string>;
+  /** Path inputs given as Hugging Face ids (see hub.ts), by the same path; `pathInputs` has their snapshot. */
+  hubInputs: Record<string, HubInput>;
   worker: boolean;
   wantsPipeline: boolean;
   /** Where the stage is written, for error messages. */
@@ -116,6 +119,7 @@ function ajv(): AjvModule.default {
     // verbose: errors carry their parent schema, which the did-you-mean suggestions read.
     ajvInstance = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
     ajvInstance.addKeyword({ keyword: PATH_KEYWORD, schemaType: 'boolean' });
+    ajvInstance.addKeyword({ keyword: HUB_KEYWORD, schemaType: 'string' });
   }
   return ajvInstance;
 }
@@ -652,6 +656,7 @@ function expandStage(
   const metrics: string[] = [];
   let plots: PlotSpec[] = [];
   const pathInputs: Record<string, string> = {};
+  const hubInputs: Record<string, HubInput> = {};
   let resources: ResourceRequest = { ...(module?.resources ?? {}), ...(st.resources ?? {}) };
   if (module) {
     const validator = stageValidator(module);
@@ -662,9 +667,16 @@ function expandStage(
       outs[k] = spec.path;
       if (spec.metrics) metrics.push(k);
     }
-    collectPathInputs(inputs, module.inputSchema, [], (p, value) => {
+    collectPathInputs(inputs, module.inputSchema, [], (p, value, schema) => {
       if (findArtifactRefs(value).length) return;
-      const absPath = isAbsolute(value) ? value : resolve(workspace, value);
+      let absPath = isAbsolute(value) ? value : resolve(workspace, value);
+      // Not a local path but a hub id: the snapshot in the local Hugging Face cache.
+      const hub = schema[HUB_KEYWORD];
+      if ((hub === 'model' || hub === 'tokenizer') && !isAbsolute(value) && !existsSync(absPath) && looksLikeHubId(value)) {
+        const h = resolveHubId(value, hub);
+        hubInputs[p.join('.')] = h;
+        if (h.dir) absPath = h.dir;
+      }
       pathInputs[p.join('.')] = absPath;
     });
     for (const m of metricsRaw) {
@@ -735,6 +747,7 @@ function expandStage(
     frozen: st.frozen === true,
     refs,
     pathInputs,
+    hubInputs,
     worker: Boolean(module?.worker),
     wantsPipeline: Boolean(module?.wantsPipeline),
     yamlPath: base,
@@ -801,13 +814,13 @@ function stageValidator(module: StageModule): ValidateFunction {
 }
 
 /** Walk a value alongside its schema and report every string at a node marked PATH_KEYWORD. */
-export function collectPathInputs(value: unknown, schema: unknown, path: string[], onPath: (path: string[], value: string) => void): void {
+export function collectPathInputs(value: unknown, schema: unknown, path: string[], onPath: (path: string[], value: string, schema: Record<string, unknown>) => void): void {
   if (!schema || typeof schema !== 'object') return;
   const s = schema as Record<string, unknown>;
   if (s[PATH_KEYWORD] === true) {
-    if (typeof value === 'string') onPath(path, value);
-    else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && onPath([...path, String(i)], v));
-    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) if (typeof v === 'string') onPath([...path, k], v);
+    if (typeof value === 'string') onPath(path, value, s);
+    else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && onPath([...path, String(i)], v, s));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) if (typeof v === 'string') onPath([...path, k], v, s);
     return;
   }
   for (const key of ['oneOf', 'anyOf', 'allOf'] as const) {

@@ -11,6 +11,7 @@ import { UserError, type SourceLocation } from '../errors.js';
 import type { StageSpec } from '../pipeline/load.js';
 import { describeRef, isArtifactPlaceholder, substituteArtifactRefs, substituteCommandRefs } from '../pipeline/template.js';
 import { flattenKeys } from '../pipeline/params.js';
+import { hubMissMessage } from '../pipeline/hub.js';
 import type { Workspace } from './workspace.js';
 import type { ChangeKind, StaleReason } from './reasons.js';
 
@@ -54,7 +55,10 @@ export function computeKey(ws: Workspace, spec: StageSpec, upstream: UpstreamLoo
   });
   for (const [inputPath, abs] of Object.entries(spec.pathInputs)) {
     const at = () => ws.pipeline.source.locate([...spec.yamlPath, 'with', ...inputPath.split('.')]);
-    deps[relative(ws.pipeline.dir, abs) || '.'] = hashInput(ws, abs, `stage '${spec.name}': input '${inputPath}'`, `names ${abs}, which does not exist`, at);
+    const hub = spec.hubInputs[inputPath];
+    if (hub && !hub.dir) throw new UserError(`stage '${spec.name}': ${hubMissMessage(hub, `input '${inputPath}'`)}`, at());
+    // A hub id is keyed by its name and its snapshot's content, not by where this machine caches it.
+    deps[hub ? `hf:${hub.id}` : relative(ws.pipeline.dir, abs) || '.'] = hashInput(ws, abs, `stage '${spec.name}': input '${inputPath}'`, `names ${abs}, which does not exist`, at);
   }
   for (const n of spec.needs) {
     const rec = upstream(n);

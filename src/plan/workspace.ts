@@ -61,7 +61,7 @@ export function storeRootFor(root: string, store?: string, env: NodeJS.ProcessEn
 
 export function defaultPipelineFile(cwd = process.cwd()): string {
   for (const name of ['fisherflow.yaml', 'fisherflow.yml']) if (existsSync(join(cwd, name))) return join(cwd, name);
-  throw new UserError(`no pipeline given and no fisherflow.yaml in ${cwd}`);
+  throw new UserError(`no pipeline given and no fisherflow.yaml in ${cwd} (\`fisherflow init\` starts a project there; \`fisherflow init --example tour\` the README's tour)`);
 }
 
 export async function openWorkspace(file: string | undefined, opts: WorkspaceOptions = {}): Promise<Workspace> {

@@ -17,6 +17,7 @@ import { defaultPipelineFile, projectRoot, type Workspace } from '../plan/worksp
 import { packageVersion } from './snapshot.js';
 import { isArtifactPlaceholder } from '../pipeline/template.js';
 import { DEFAULT_PARAMS_FILE } from '../pipeline/params-files.js';
+import { HUB_ENV } from '../pipeline/hub.js';
 
 const FORMAT = 2;
 
@@ -193,6 +194,11 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
         if (!watchTree(join(ws.pipeline.dir, norm), watched)) return false;
       }
       for (const abs of Object.values(spec.pathInputs)) if (!watchTree(abs, watched)) return false;
+      // A hub id: another cache folder, or a new download (refs/main), means planning again.
+      for (const h of Object.values(spec.hubInputs)) {
+        for (const v of HUB_ENV) env[v] = args.env[v] ?? null;
+        if (!watchTree(h.repoDir, watched)) return false;
+      }
       const recPath = ws.store.recordPath(rec.key);
       const w = statOf(recPath);
       if (!w) return false;

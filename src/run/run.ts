@@ -30,6 +30,7 @@ import { UserError, UserErrors } from '../errors.js';
 import type { RunEventSink, StageOutcome } from './events.js';
 import { pipelineSnapshot } from './snapshot.js';
 import { stageExecutors, type ExecutorSettings, type StageExecutors } from './executors.js';
+import { hubFallbackNote } from '../pipeline/hub.js';
 
 export interface RunOptions {
   force?: boolean | string[];
@@ -86,11 +87,25 @@ export function resolveInputs(ws: Workspace, spec: StageSpec, records: Map<strin
     const mod = ws.pipeline.modules.get(spec.type)!;
     collectPathInputs(inputs, mod.inputSchema, [], (path, value) => {
       if (isAbsolute(value)) return;
-      setAt(inputs, path, join(ws.pipeline.dir, value));
+      // As planned: a relative path, or the snapshot a hub id resolved to.
+      setAt(inputs, path, spec.pathInputs[path.join('.')] ?? join(ws.pipeline.dir, value));
     });
   }
   const command = spec.command !== undefined ? substituteCommandRefs(spec.command, pathOf) : undefined;
   return { inputs, command };
+}
+
+/**
+ * One note per hub id for which the vendored tokenizer stands in (however many stages use it),
+ * when a stage that reads it will run: a run that reuses every result has nothing to say.
+ */
+function hubFallbackNotes(ws: Workspace, plans: Map<string, StagePlan>): string[] {
+  const notes = new Map<string, string>();
+  for (const spec of ws.pipeline.stages.values()) {
+    if (plans.get(spec.name)?.status === 'up-to-date') continue;
+    for (const [input, h] of Object.entries(spec.hubInputs)) if (h.fallback && !notes.has(h.id)) notes.set(h.id, hubFallbackNote(h, input));
+  }
+  return [...notes.values()];
 }
 
 function setAt(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -131,6 +146,7 @@ export async function runPipeline(whole: Workspace, opts: RunOptions = {}): Prom
 
 async function planAndExecute(ws: Workspace, only: Set<string> | undefined, opts: RunOptions, emit: RunEventSink, t0: number): Promise<RunResult> {
   const plans = planPipeline(ws, { force: opts.force, only });
+  for (const message of hubFallbackNotes(ws, plans)) emit({ type: 'note', message });
   // The workspace is the user's: an output fisherflow did not write is not replaced without --force.
   if (!opts.dryRun) {
     const theirs: UserError[] = [];

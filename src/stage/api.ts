@@ -27,6 +27,16 @@ export type JsonSchema = Record<string, unknown>;
  */
 export const PATH_KEYWORD = 'x-fisherflow-path';
 
+/**
+ * Schema annotation beside PATH_KEYWORD for a path input that may also be a Hugging Face hub id
+ * (`bert-base-cased`, `org/name`): when the value is not a local path, the engine resolves it to
+ * the snapshot in the local Hugging Face cache (offline; a miss is an error that says how to
+ * download it) and hashes the snapshot's content. `'tokenizer'` lets the tokenizer files vendored
+ * with fisherflow stand in for `bert-base-cased`. Use as
+ * `{ type: 'string', [PATH_KEYWORD]: true, [HUB_KEYWORD]: 'model' }`.
+ */
+export const HUB_KEYWORD = 'x-fisherflow-hub';
+
 /** One declared output of a stage: a file or a folder inside the stage's output folder. */
 export interface OutputSpec {
   /** Path relative to the output folder. */

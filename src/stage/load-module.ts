@@ -60,7 +60,7 @@ export async function importStageModule(modulePath: string, expectedType?: strin
   } catch (e) {
     // A missing package, a syntax error or a throw at the top level: the stage author's to fix.
     const message = (e as Error)?.message ?? String(e);
-    const hint = /Cannot find package 'fisherflow'/.test(message) ? 'a stage imports fisherflow from the project: npm install --save-dev fisherflow' : undefined;
+    const hint = /Cannot find package 'fisherflow'/.test(message) ? "a stage imports fisherflow from the project: install it there (npm install --save-dev …/fisherflow-VERSION.tgz, see fisherflow's README, 'Install in your own project')" : undefined;
     throw new StageLoadError(`cannot load ${shown(modulePath)}: ${message}`, undefined, hint);
   }
   return checkStageModule(mod.default, modulePath, expectedType);

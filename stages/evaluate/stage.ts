@@ -4,13 +4,14 @@
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
+import { defineStage, HUB_KEYWORD, PATH_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
 import { readTokenizedJsonl, type TokenizedRow } from '../../ml/bert/batch.js';
 import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { checkRows } from '../../ml/bert/check-rows.js';
 import type { EvalResult } from '../../ml/bert/evaluate.js';
 import { readConfig } from '../../ml/checkpoint/load.js';
+import { requireClassifierHead } from '../../ml/checkpoint/head.js';
 import { portablePath } from '../../ml/provenance/index.js';
 
 export interface EvaluateInputs {
@@ -82,7 +83,7 @@ const stage = defineStage<EvaluateInputs>({
     additionalProperties: false,
     required: ['model', 'data'],
     properties: {
-      model: { ...path, description: 'Checkpoint folder (config.json + model.safetensors or pytorch_model.bin) with a classification head.' },
+      model: { ...path, [HUB_KEYWORD]: 'model', description: 'Checkpoint folder (config.json + model.safetensors or pytorch_model.bin) with a classification head, or a Hugging Face id in the local cache.' },
       data: {
         description: 'Set name → tokenized data.jsonl (the tokenize stage\'s output; rows need labels), or one path (the set "data").',
         oneOf: [path, { type: 'object', minProperties: 1, additionalProperties: path }],
@@ -114,6 +115,8 @@ const stage = defineStage<EvaluateInputs>({
   async run(ctx) {
     const inputs = ctx.inputs;
     const cfg = readConfig(inputs.model);
+    // Before TensorFlow.js loads: a pre-trained checkpoint's accuracy would be a random head's.
+    requireClassifierHead(inputs.model, 'with.model', 'evaluate');
     const padTo = (inputs.padding ?? 'dynamic') === 'max_length' ? inputs.max_length ?? 128 : undefined;
     if (padTo !== undefined && padTo > cfg.max_position_embeddings) {
       throw new StageInputError(`with.max_length: ${padTo} is more than the model's max_position_embeddings ${cfg.max_position_embeddings}`);
@@ -137,10 +140,6 @@ const stage = defineStage<EvaluateInputs>({
     const model = await BertForSequenceClassification.fromPretrained(inputs.model);
     const predictions = inputs.predictions ? createWriteStream(join(ctx.outDir, 'predictions.jsonl')) : null;
     try {
-      const lacking = (model.source.initialised ?? []).filter((n) => n.startsWith('classifier.'));
-      if (lacking.length) {
-        throw new StageInputError(`with.model: ${inputs.model} has no classification head (${lacking.join(', ')}); evaluate needs a fine-tuned classifier`);
-      }
       const total = sets.reduce((n, s) => n + s.rows.length, 0);
       const merge = mergeRecord(inputs.model);
       const metrics: EvaluateMetrics = {

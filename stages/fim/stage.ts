@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
+import { defineStage, PATH_KEYWORD, HUB_KEYWORD, StageInputError } from 'fisherflow';
 import { BACKEND_NAMES, type BackendName } from '../../ml/bert/backend-names.js';
 import { backendMetadata } from '../../ml/bert/backend-info.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
@@ -11,6 +11,7 @@ import { FISHER_TYPES, type FisherType } from './fisher-types.js';
 import { parameterShapes } from '../../ml/bert/params.js';
 import { readConfig } from '../../ml/checkpoint/load.js';
 import { portablePath, sha256File } from '../../ml/provenance/index.js';
+import { requireClassifierHead } from '../../ml/checkpoint/head.js';
 
 export interface FimInputs {
   model: string;
@@ -46,7 +47,7 @@ const stage = defineStage<FimInputs>({
     required: ['model', 'data'],
     additionalProperties: false,
     properties: {
-      model: { type: 'string', [PATH_KEYWORD]: true, description: 'HF checkpoint folder: config.json + model.safetensors or pytorch_model.bin' },
+      model: { type: 'string', [PATH_KEYWORD]: true, [HUB_KEYWORD]: 'model', description: 'HF checkpoint folder: config.json + model.safetensors or pytorch_model.bin (a fine-tuned classifier), or a Hugging Face id in the local cache' },
       data: { type: 'string', [PATH_KEYWORD]: true, description: "the tokenize stage's data.jsonl" },
       fisher: { enum: FISHER_TYPES, default: 'empirical', description: 'empirical: true labels (the seed); true: labels sampled from the model; expected: exact sum over classes' },
       samples: { type: 'integer', minimum: 1, default: 1, description: 'labels sampled per example for fisher: true' },
@@ -78,6 +79,7 @@ const stage = defineStage<FimInputs>({
     const inp = ctx.inputs;
     const fisher = inp.fisher ?? 'empirical';
     if (!FISHER_TYPES.includes(fisher)) throw new StageInputError(`with.fisher: "${String(fisher)}" is not one of ${FISHER_TYPES.join(', ')}`);
+    requireClassifierHead(inp.model, 'with.model', 'fim');
     let rows = await readTokenizedJsonl(inp.data);
     if (inp.max_examples !== undefined) rows = rows.slice(0, inp.max_examples);
     const examples = rows.map((row, index) => ({ index, row }));

@@ -1,5 +1,5 @@
 // The `with:` of the merge stage: schema, semantic checks, and the sources it resolves to.
-import { PATH_KEYWORD, type JsonSchema } from 'fisherflow';
+import { HUB_KEYWORD, PATH_KEYWORD, type JsonSchema } from 'fisherflow';
 
 export const MERGE_METHODS = ['average', 'fisher', 'task_arithmetic'] as const;
 export type MergeMethod = (typeof MERGE_METHODS)[number];
@@ -32,11 +32,13 @@ export interface Source {
 }
 
 const path = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
-const pathsListOrMap = (what: string) => ({
+/** A checkpoint folder, or a Hugging Face id in the local cache. */
+const model = { ...path, [HUB_KEYWORD]: 'model' };
+const pathsListOrMap = (what: string, item: Record<string, unknown> = path) => ({
   description: what,
   oneOf: [
-    { type: 'array', minItems: 1, items: path },
-    { type: 'object', minProperties: 1, additionalProperties: path },
+    { type: 'array', minItems: 1, items: item },
+    { type: 'object', minProperties: 1, additionalProperties: item },
   ],
 });
 
@@ -49,7 +51,7 @@ export const mergeInputSchema: JsonSchema = {
       enum: MERGE_METHODS, default: 'average',
       description: 'average: Σ wᵢθᵢ (the paper\'s fuse_models; weights [1−α, α] interpolate); fisher: Σ wᵢF̃ᵢθᵢ / Σ wᵢF̃ᵢ with F̃ = max(F, fisher_floor) per parameter (Matena & Raffel); task_arithmetic: θ_base + λ Σ wᵢ(θᵢ − θ_base) (Ilharco et al.). No geometric mean: see the README.',
     },
-    models: pathsListOrMap('Checkpoint folders with the same architecture and vocabulary (config.json + model.safetensors or pytorch_model.bin): a list, or a map name → folder. The output takes the first one\'s config and tokenizer.'),
+    models: pathsListOrMap('Checkpoint folders with the same architecture and vocabulary (config.json + model.safetensors or pytorch_model.bin): a list, or a map name → folder. The output takes the first one\'s config and tokenizer. A Hugging Face id names the snapshot in the local cache.', model),
     weights: {
       description: 'One weight per model (a list in order, or a map by model name). Default: 1/n each for average, 1 each otherwise. Not normalised: average computes exactly Σ wᵢθᵢ.',
       oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'object', additionalProperties: { type: 'number' } }],
@@ -57,7 +59,7 @@ export const mergeInputSchema: JsonSchema = {
     fishers: pathsListOrMap('fisher: each model\'s diagonal Fisher (the fim stage\'s fim.safetensors), in the models\' order or by model name.'),
     fisher_floor: { type: 'number', minimum: 0, default: DEFAULT_FISHER_FLOOR, description: 'fisher: ε; each Fisher value is raised to at least ε, so a parameter no model\'s Fisher covers gets the weighted average instead of 0/0.' },
     normalize_fishers: { type: 'boolean', default: false, description: 'fisher: divide each model\'s Fisher by its L2 norm over all parameters first (Matena & Raffel\'s normalize_fishers).' },
-    base: { ...path, description: 'task_arithmetic: the checkpoint the models were fine-tuned from. Tensors it lacks (a classification head added at fine-tuning) get the weighted average of the models.' },
+    base: { ...model, description: 'task_arithmetic: the checkpoint the models were fine-tuned from (a folder, or a Hugging Face id such as bert-base-cased in the local cache). Tensors it lacks (a classification head added at fine-tuning) get the weighted average of the models.' },
     scaling: { type: 'number', default: 1, description: 'task_arithmetic: λ, the scale of the summed task vectors.' },
   },
 };

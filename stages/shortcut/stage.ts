@@ -2,7 +2,7 @@
 //   mode reverse — the seed notebook's ST/OP/TiC label reversal on one data set (Fisher analysis);
 //   mode create  — the training-set construction of SHORTCUTS.md for all ten kinds and mixtures.
 import { join } from 'node:path';
-import { defineStage, PATH_KEYWORD, StageInputError, type StageRunContext } from 'fisherflow';
+import { defineStage, PATH_KEYWORD, HUB_KEYWORD, StageInputError, type StageRunContext } from 'fisherflow';
 import { readTextRows, writeJsonl, type TextRow } from '../../ml/jsonl/index.js';
 import { PyRandom } from '../../ml/rng/index.js';
 import { BertTokenizer, TokenizerLoadError } from '../../ml/tokenizer/index.js';
@@ -122,7 +122,7 @@ const stage = defineStage<ShortcutInputs>({
       train: { type: 'string', [PATH_KEYWORD]: true, description: 'create: training rows (data.jsonl).' },
       validation: { type: 'string', [PATH_KEYWORD]: true, description: 'create: validation rows.' },
       test: { type: 'string', [PATH_KEYWORD]: true, description: 'create: test rows (optional).' },
-      tokenizer: { type: 'string', [PATH_KEYWORD]: true, description: 'Tokenizer or model folder (tokenizer.json or vocab.txt).' },
+      tokenizer: { type: 'string', [PATH_KEYWORD]: true, [HUB_KEYWORD]: 'tokenizer', description: 'Tokenizer or model folder (tokenizer.json or vocab.txt), or a Hugging Face id in the local cache.' },
       add_tokens: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Tokens to add first (default zeroa, onea, synt).' },
       shortcut_tokens: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 3, maxItems: 3, description: 'Tokens for label 0, label 1 and the TiC context (default zeroa, onea, synt).' },
       seed: { type: 'integer', description: 'random.seed(...) once before the first example (default: 42 for reverse, 123 for create).' },

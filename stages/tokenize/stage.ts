@@ -1,7 +1,7 @@
 // `tokenize`: data.jsonl sentences → BERT inputs (unpadded), plus the tokenizer folder itself, so
 // later stages and saved checkpoints use the same vocabulary (added tokens included).
 import { join } from 'node:path';
-import { defineStage, PATH_KEYWORD, StageInputError } from 'fisherflow';
+import { defineStage, PATH_KEYWORD, HUB_KEYWORD, StageInputError } from 'fisherflow';
 import { readTextRows, writeJsonl } from '../../ml/jsonl/index.js';
 import { BertTokenizer, TokenizerLoadError } from '../../ml/tokenizer/index.js';
 
@@ -26,7 +26,7 @@ const stage = defineStage<TokenizeInputs>({
     required: ['data', 'tokenizer'],
     properties: {
       data: { type: 'string', [PATH_KEYWORD]: true, description: 'data.jsonl with sentence and label.' },
-      tokenizer: { type: 'string', [PATH_KEYWORD]: true, description: 'Tokenizer or model folder (tokenizer.json, or vocab.txt + tokenizer_config.json).' },
+      tokenizer: { type: 'string', [PATH_KEYWORD]: true, [HUB_KEYWORD]: 'tokenizer', description: 'Tokenizer or model folder (tokenizer.json, or vocab.txt + tokenizer_config.json), or a Hugging Face id in the local cache.' },
       add_tokens: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Tokens to add (non-special, new ids after the vocabulary); none by default.' },
       truncation: { type: 'boolean', description: 'Truncate to max_length (default true).' },
       max_length: { type: 'integer', minimum: 2, description: 'Length limit with [CLS] and [SEP] (default model_max_length, 512).' },

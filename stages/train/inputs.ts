@@ -1,5 +1,5 @@
 // The `with:` of the train stage: schema, semantic checks, and the settings they resolve to.
-import { PATH_KEYWORD, type JsonSchema } from 'fisherflow';
+import { PATH_KEYWORD, HUB_KEYWORD, type JsonSchema } from 'fisherflow';
 import type { TrainSettings } from './trainer.js';
 
 export interface TrainInputs {
@@ -55,7 +55,7 @@ export const trainInputSchema: JsonSchema = {
   properties: {
     data: { ...path, description: 'Training set: the tokenize stage\'s data.jsonl (input_ids, token_type_ids, attention_mask, labels per row).' },
     eval: { type: 'object', additionalProperties: path, description: 'Evaluation sets by name (e.g. synthetic_dev, original_dev), tokenized jsonl; evaluated after every epoch.' },
-    model: { ...path, description: 'Checkpoint folder to fine-tune (config.json + model.safetensors or pytorch_model.bin). Exclusive with config.' },
+    model: { ...path, [HUB_KEYWORD]: 'model', description: 'Checkpoint folder to fine-tune (config.json + model.safetensors or pytorch_model.bin; a pre-trained one without a classifier gets a new head), or a Hugging Face id in the local cache (bert-base-cased). Exclusive with config.' },
     config: {
       type: 'object',
       description: 'BERT config to train from scratch (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, max_position_embeddings, vocab_size, ...); unset fields take bert-base values, vocab_size the tokenizer\'s size.',
@@ -71,7 +71,7 @@ export const trainInputSchema: JsonSchema = {
         attention_probs_dropout_prob: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
       },
     },
-    tokenizer: { ...path, description: 'Tokenizer folder (with the added tokens); copied into the saved checkpoint; its vocabulary size sizes or resizes the embeddings.' },
+    tokenizer: { ...path, [HUB_KEYWORD]: 'tokenizer', description: 'Tokenizer folder (with the added tokens), or a Hugging Face id; copied into the saved checkpoint; its vocabulary size sizes or resizes the embeddings.' },
     epochs: { type: 'integer', minimum: 1, default: TRAIN_DEFAULTS.epochs },
     batch_size: { type: 'integer', minimum: 1, default: TRAIN_DEFAULTS.batch_size },
     eval_batch_size: { type: 'integer', minimum: 1, description: 'Default: batch_size.' },

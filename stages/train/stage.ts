@@ -84,7 +84,12 @@ const stage = defineStage<TrainInputs>({
         // The seed also initialises what the checkpoint lacks (a pre-trained base model has no
         // classifier) and the added tokens' rows, as transformers.set_seed before from_pretrained.
         const m = await BertForSequenceClassification.fromPretrained(inputs.model, { seed: settings.seed });
-        if (m.source.initialised?.length) ctx.log(`initialised parameters missing from the checkpoint: ${m.source.initialised.join(', ')}`);
+        // Worded as transformers' warning, so that it reads as the familiar thing it is.
+        if (m.source.initialised?.length) {
+          const names = `[${m.source.initialised.map((n) => `'${n}'`).join(', ')}]`;
+          ctx.log(`Some weights of BertForSequenceClassification were not initialized from the model checkpoint at ${inputs.model} and are newly initialized: ${names} (seed ${settings.seed}: normal(0, ${m.config.initializer_range}) weights, zero biases, as transformers' _init_weights)`);
+          ctx.log('You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
+        }
         if (m.config.vocab_size < cfg.vocab_size) {
           ctx.log(`resizing token embeddings ${m.config.vocab_size} → ${cfg.vocab_size} for the tokenizer's added tokens`);
           m.resizeTokenEmbeddings(cfg.vocab_size, settings.seed);

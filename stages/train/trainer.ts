@@ -68,15 +68,6 @@ export function runFingerprint(job: Pick<TrainJob, 'settings' | 'train' | 'evalS
   return h.digest('hex');
 }
 
-export function formatDuration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  s = Math.round(s);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
-
 /**
  * Lets queued events run: the worker's abort message and progress sends arrive as events, and a
  * training loop of synchronous steps would otherwise hold them until the end.
@@ -106,8 +97,6 @@ export async function runTraining(job: TrainJob): Promise<TrainResult> {
 
     const totalExamples = n * s.epochs;
     let lastProgress = 0;
-    let sessionExamples = 0;
-    const sessionStart = performance.now();
     for (let epoch = state.epoch; epoch < s.epochs; epoch++) {
       const shuffled = epochOrder(n, s.seed, epoch);
       const order = s.groupByLength ? lengthGroupedOrder(shuffled, lengths, s.batchSize) : shuffled;
@@ -141,14 +130,12 @@ export async function runTraining(job: TrainJob): Promise<TrainResult> {
           windowSum = 0;
           windowSteps = 0;
         }
-        sessionExamples += rows.length;
         const now = performance.now();
         if (now - lastProgress >= (job.progressIntervalMs ?? 250) || b === stepsPerEpoch - 1) {
           lastProgress = now;
-          const rate = sessionExamples / ((now - sessionStart) / 1000);
           const done = epoch * n + Math.min(n, (b + 1) * s.batchSize);
-          const eta = (totalExamples - done) / rate;
-          job.progress(done, totalExamples, `epoch ${epoch + 1}/${s.epochs} · loss ${(lossSum / (b + 1)).toFixed(4)} · ${rate.toFixed(1)} ex/s · ETA ${formatDuration(eta)}`);
+          // The display adds the rate and the ETA from done/total: the note says only what it cannot know.
+          job.progress(done, totalExamples, `epoch ${epoch + 1}/${s.epochs} · loss ${(lossSum / (b + 1)).toFixed(4)}`);
         }
       }
       const seconds = (performance.now() - t0) / 1000;

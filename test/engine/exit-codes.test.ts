@@ -23,7 +23,7 @@ test('usage errors exit 2: unknown options and subcommands, missing arguments, b
   exits(ws, ['exp', 'runn'], 2, /unknown command 'runn'/);
   exits(ws, ['metrics', 'shw'], 2);
   exits(ws, ['logs'], 2, /missing required argument/);
-  exits(ws, ['diff', 'a', 'b', 'c'], 2, /too many arguments/);
+  exits(ws, ['diff', 'a', 'b', 'c'], 2, /diff takes at most two revisions, got a, b, c/);
   exits(ws, ['dag', '--format', 'bogus'], 2, /Allowed choices/);
   exits(ws, ['run', '-j', 'abc'], 2, /-j expects a whole number/);
   exits(ws, ['status', '--set'], 2, /argument missing/);

@@ -76,6 +76,6 @@ test('bad rows and a model without a classifier are input errors naming the set,
   t.delete('classifier.bias');
   writeSafetensors(join(headless, 'model.safetensors'), [...t].map(([name, v]) => ({ name, ...v })));
   await assert.rejects(evaluate({ model: headless, data: DATA }),
-    (e: unknown) => e instanceof StageInputError && /has no classification head \(classifier\.weight, classifier\.bias\)/.test((e as Error).message));
+    (e: unknown) => e instanceof StageInputError && /without a sequence-classification head \(it has no classifier\.weight, classifier\.bias\); evaluate needs a fine-tuned classifier/.test((e as Error).message));
   assert.deepEqual(stage.check!({ model: 'm', data: { 'a b': DATA } }), ['with.data.a b: set names may use letters, digits and _ . , @ + - only']);
 });

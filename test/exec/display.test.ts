@@ -170,6 +170,21 @@ test('a batch queue: queued stages show the scheduler\'s state and reason, then 
   assert.match(frame, /fim@b\s+running 3\.0s \[node gpu07, Slurm job 8\]/);
 });
 
+test("one ETA per progress line: the display's, from done/total; a training stage's note adds the epoch and loss only", () => {
+  let t = 0;
+  const out = capture(false);
+  const d = createDisplay({ mode: 'plain', stream: out, now: () => t, progressIntervalMs: 1000 });
+  d.handle({ type: 'plan', stages: [{ name: 'train@st', status: 'stale' }] });
+  d.handle({ type: 'start', stage: 'train@st', gpus: [] });
+  for (let i = 0; i <= 30; i++) {
+    t = i * 100;
+    d.handle({ type: 'progress', stage: 'train@st', done: i * 4, total: 400, note: `epoch 1/3 · loss 0.${6900 - i}` });
+  }
+  const lines = out.text.split('\n').filter((l) => l.startsWith('train@st:'));
+  assert.deepEqual(lines, ['train@st: 40/400 (10%) 40.0/s ETA 9.0s epoch 1/3 · loss 0.6890', 'train@st: 80/400 (20%) 40.0/s ETA 8.0s epoch 1/3 · loss 0.6880', 'train@st: 120/400 (30%) 40.0/s ETA 7.0s epoch 1/3 · loss 0.6870']);
+  for (const l of lines) assert.equal(l.match(/ETA/g)!.length, 1, l);
+});
+
 test('fmtDuration', () => {
   assert.deepEqual([0.25, 12.4, 75, 3725].map(fmtDuration), ['0.3s', '12s', '1m15s', '1h02m']);
 });

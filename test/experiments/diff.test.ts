@@ -87,9 +87,13 @@ test('metrics show flattens nested keys (arrays indexed) from JSON and YAML file
   const j = JSON.parse(ok(dir, 'metrics', 'show', '--json'));
   assert.deepEqual(j.metrics, { 'm.json': { acc: 1, 'nested.loss.0': 0.5, 'nested.loss.1': 0.25 }, 'r.yaml': { size: 10 } });
   assert.deepEqual(j.stale, {});
+  // Readable by default: values inside lists (loss curves, per-epoch rows) only with --all.
   const text = ok(dir, 'metrics', 'show');
-  assert.match(text, /^m\.json\s+nested\.loss\.0\s+0\.5$/m);
+  assert.match(text, /^m\.json\s+acc\s+1$/m);
   assert.match(text, /^r\.yaml\s+size\s+10$/m);
+  assert.doesNotMatch(text, /nested/);
+  assert.match(text, /^\(2 more: values inside lists, such as loss curves and per-epoch rows, and text fields; --all shows them\)$/m);
+  assert.match(ok(dir, 'metrics', 'show', '--all'), /^m\.json\s+nested\.loss\.0\s+0\.5$/m);
   // Edited but not rerun: the numbers are the last run's, and it says so.
   setParam(dir, 'x: 1 ', 'x: 2 ');
   assert.match(ok(dir, 'metrics', 'show'), /stage train is stale \(.*param x changed from 1 to 2.*\); its metrics are from its last run/);

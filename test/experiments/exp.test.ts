@@ -58,11 +58,17 @@ test('exp run --set twice: both recorded with their metrics, YAML and lock untou
   assert.deepEqual([e1.params.x, e1.metrics['m.json'].acc, e5.params.x, e5.metrics['m.json'].acc], [2, 2, 5, 5]);
   assert.deepEqual([head.params.x, head.metrics['m.json'].acc, head.metrics['r.yaml'].size], [1, 1, 10]);
 
+  // Readable by default: params and top-level metrics; values inside lists (curves) with --all.
   const text = ok(dir, 'exp', 'show');
-  assert.match(text, /^name\s+rev\s+created\s+x\s+m\.json:acc\s+m\.json:nested\.loss\.0\s+m\.json:nested\.loss\.1\s+r\.yaml:size$/m);
-  assert.match(text, /^├─ exp-1\s+[0-9a-f]{7}\s+\S+ \S+\s+2\s+2\s+0\.5\s+0\.25\s+10$/m);
+  assert.match(text, /^name\s+rev\s+created\s+x\s+m\.json:acc\s+r\.yaml:size$/m);
+  assert.match(text, /^├─ exp-1\s+[0-9a-f]{7}\s+\S+ \S+\s+2\s+2\s+10$/m);
   assert.match(text, /^└─ five\s+[0-9a-f]{7}\s+\S+ \S+\s+5\s+5\s/m);
+  assert.match(text, /\(2 metric columns inside lists, such as loss curves and per-epoch rows, or of text not shown; --all shows them\)/);
   assert.match(text, /2 params equal in every row not shown/);
+  const all = ok(dir, 'exp', 'show', '--all');
+  assert.match(all, /^name\s+rev\s+created\s.*\bx\s.*m\.json:acc\s+m\.json:nested\.loss\.0\s+m\.json:nested\.loss\.1\s+r\.yaml:size$/m);
+  assert.match(all, /^├─ exp-1\s+[0-9a-f]{7}\s+\S+ \S+\s.*\s2\s+0\.5\s+0\.25\s+10$/m);
+  assert.doesNotMatch(all, /not shown/);
 
   // diff takes experiment names where it takes revisions.
   const d = JSON.parse(ok(dir, 'diff', 'exp-1', 'five', '--json'));

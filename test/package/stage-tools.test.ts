@@ -30,11 +30,12 @@ test('init --stage writes a stage package for the type, and refuses bad names an
   assert.match(stage, new RegExp(`stageApiVersion: ${STAGE_API_VERSION},\\n  type: 'label-balance',`));
   assert.doesNotMatch(stage + readFileSync(join(dir, 'test', 'label-balance.test.ts'), 'utf8'), /__[A-Z_]+__/, 'every placeholder filled');
 
-  const refused = (o: { stage?: string; dir?: string }) => assert.throws(() => initCommand(o, cwd), UserError);
+  const refused = (o: { stage?: string; example?: string; dir?: string }) => assert.throws(() => initCommand(o, cwd), UserError);
   refused({ stage: 'label-balance' }); // exists now
   refused({ stage: 'Label Balance' });
   refused({ stage: 'write' }); // a built-in type
-  refused({});
+  refused({ example: 'tuor' }); // no such example (a project is `init` with no option)
+  refused({ stage: 'x', example: 'tour' });
   mkdirSync(join(cwd, 'taken'));
   writeFileSync(join(cwd, 'taken', 'notes.txt'), 'mine');
   assert.throws(() => initCommand({ stage: 'other', dir: 'taken' }, cwd), /taken already exists and is not an empty folder; fisherflow init never overwrites files/);

@@ -6,11 +6,11 @@
 // so its example is what is tested.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { installPackedFisherflow, ok, run } from '../helpers/installed-package.js';
 
 /** The fenced block after each `<!-- example: PATH -->` marker of the README, by PATH. */
 function readmeExamples(): Map<string, string> {
@@ -20,43 +20,14 @@ function readmeExamples(): Map<string, string> {
   return blocks;
 }
 
-function run(cmd: string, args: string[], cwd: string): SpawnSyncReturns<string> {
-  const env: NodeJS.ProcessEnv = { ...process.env, FISHERFLOW_GPUS: '', FISHERFLOW_STAGES_PATH: '' };
-  // Set by the test runner running this file; a nested `node --test` would report to it, not print.
-  delete env.NODE_TEST_CONTEXT;
-  return spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env });
-}
-
-function ok(r: SpawnSyncReturns<string>, what: string): string {
-  assert.equal(r.status, 0, `${what} exited ${r.status}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-
 test("a user's TypeScript stage package against the installed fisherflow: type-checked, tested, run, cached, rerun when its code changes", { timeout: 600_000 }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'ff-user-'));
   try {
     // The package as published: what `npm pack` puts in the tarball (package.json "files").
-    const packed = JSON.parse(ok(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], REPO_ROOT), 'npm pack')) as Array<{ filename: string; files: Array<{ path: string }> }>;
-    const shipped = packed[0].files.map((f) => f.path);
+    const { project, modules, shipped } = installPackedFisherflow(tmp);
     for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/stage/testing.d.ts', 'dist/stages/load/stage.js', 'schema/fisherflow.schema.json', 'templates/stage/package.json']) assert.ok(shipped.includes(f), `the package ships ${f}`);
     assert.ok(!shipped.some((f) => f.startsWith('dist/test/') || f.startsWith('test/')), 'the package ships no tests');
 
-    // Installed into a project as npm installs a tarball: unpacked into node_modules/fisherflow,
-    // with a bin link. Its dependencies, TypeScript and Node's types are linked from this
-    // repository's node_modules rather than downloaded (no network, seconds instead of minutes).
-    const project = join(tmp, 'project');
-    const modules = join(project, 'node_modules');
-    const installed = join(modules, 'fisherflow');
-    mkdirSync(installed, { recursive: true });
-    ok(run('tar', ['xzf', join(tmp, packed[0].filename), '-C', installed, '--strip-components=1'], tmp), 'tar');
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(installed, 'node_modules'));
-    mkdirSync(join(modules, '@types'), { recursive: true });
-    mkdirSync(join(modules, '.bin'), { recursive: true });
-    symlinkSync(join(REPO_ROOT, 'node_modules', 'typescript'), join(modules, 'typescript'));
-    symlinkSync(join(REPO_ROOT, 'node_modules', '@types', 'node'), join(modules, '@types', 'node'));
-    symlinkSync('../typescript/bin/tsc', join(modules, '.bin', 'tsc'));
-    symlinkSync('../fisherflow/bin/fisherflow.js', join(modules, '.bin', 'fisherflow'));
-    writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'my-analysis', private: true, devDependencies: { fisherflow: '^0.1.0' } }, null, 2)}\n`);
     const fisherflow = (...args: string[]) => run(process.execPath, [join(modules, '.bin', 'fisherflow'), ...args], project);
     const tsc = (...args: string[]) => run(process.execPath, [join(modules, '.bin', 'tsc'), ...args], project);
 

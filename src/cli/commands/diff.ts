@@ -4,15 +4,16 @@ import { resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { defaultPipelineFile } from '../../plan/workspace.js';
 import { metricFilter } from '../../metrics/filter.js';
-import { collect, metricOption, out, precisionOption, storeOption } from '../options.js';
+import { collect, examples, hiddenPipelineOption, metricOption, out, precisionOption, splitPipelineArg, storeOption } from '../options.js';
 
 export function register(program: Command): void {
   program
     .command('diff')
     .argument('[rev_a]', 'the old revision or experiment name (default: HEAD)')
     .argument('[rev_b]', 'the new revision or experiment name (default: the working tree)')
+    .argument('[pipeline]', 'pipeline file, ending in .yaml (default: ./fisherflow.yaml)')
     .description('compare params, stage keys and metrics between two git revisions (default: HEAD vs the working tree)')
-    .option('-p, --pipeline <file>', 'pipeline file (default: ./fisherflow.yaml)')
+    .addOption(hiddenPipelineOption())
     .option('--json', 'machine-readable output')
     .option('--md', 'markdown tables (for a pull request)')
     .option('--all', 'list unchanged params, stages and metrics too')
@@ -21,10 +22,17 @@ export function register(program: Command): void {
     .addOption(metricOption())
     .addOption(storeOption())
     .addOption(precisionOption())
-    .action(diffCommand);
+    .addHelpText('after', examples(['fisherflow diff                      # HEAD vs the working tree', 'fisherflow diff HEAD~1               # HEAD~1 vs the working tree', 'fisherflow diff main my-branch --md  # a table for a pull request', 'fisherflow diff HEAD small           # a commit vs the experiment `small`', 'fisherflow diff HEAD~1 HEAD pipelines/demo.yaml']))
+    .action((a: string | undefined, b: string | undefined, p: string | undefined, o: DiffOptions) => {
+      const { pipeline, rest } = splitPipelineArg([a, b, p], o.pipeline);
+      if (rest.length > 2) throw new UserError(`diff takes at most two revisions, got ${rest.join(', ')}; a pipeline file ends in .yaml or .yml`);
+      return diffCommand(rest[0], rest[1], { ...o, pipeline });
+    });
 }
 
-export async function diffCommand(revA: string | undefined, revB: string | undefined, o: { pipeline?: string; json?: boolean; md?: boolean; all?: boolean; metric: string[]; store?: string; precision: number; set?: string[]; params?: string }): Promise<void> {
+interface DiffOptions { pipeline?: string; json?: boolean; md?: boolean; all?: boolean; metric: string[]; store?: string; precision: number; set?: string[]; params?: string }
+
+export async function diffCommand(revA: string | undefined, revB: string | undefined, o: DiffOptions): Promise<void> {
   const [{ pipelineContext, readRevision, readWorkingTree }, { diffRevisions, diffJson, renderDiffMarkdown, renderDiffText }] = await Promise.all([
     import('../../experiments/revision.js'),
     import('../../experiments/diff.js'),

@@ -4,12 +4,14 @@
 // bin/fisherflow.js calls `execStageCommand` through src/cli/exec-stage-main.ts without loading the
 // rest of the CLI: every batch job pays this start-up.
 import type { Command } from 'commander';
+import { examples } from '../options.js';
 
 export function register(program: Command): void {
   program
     .command('exec-stage')
     .argument('<job.json>', 'a job file written for a cluster executor')
     .description('run one stage from its job file alone (what a cluster executor such as Slurm runs)')
+    .addHelpText('after', examples(['fisherflow exec-stage /shared/jobs/fim@op.json   # on a cluster node, as a Slurm job runs it']))
     .action(execStageCommand);
 }
 

@@ -5,11 +5,14 @@ import { dirname, relative, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { defaultPipelineFile, projectRoot } from '../../plan/workspace.js';
 import { metricFilter } from '../../metrics/filter.js';
-import { addRunOptions, collect, metricOption, out, precisionOption, storeOption, wholeNumber } from '../options.js';
+import { addRunOptions, collect, examples, hiddenPipelineOption, metricOption, out, precisionOption, splitPipelineArg, storeOption, wholeNumber } from '../options.js';
 import { onInterrupt } from '../interrupt.js';
 
 export function register(program: Command): void {
-  const exp = program.command('exp').description('experiments: runs with overridden params, recorded beside the lock file and compared with commits');
+  const exp = program
+    .command('exp')
+    .description('experiments: runs with overridden params, recorded beside the lock file and compared with commits')
+    .addHelpText('after', examples(['fisherflow exp run --set lr=3e-5 --name lr3', 'fisherflow exp show', 'fisherflow diff HEAD lr3', 'fisherflow exp apply lr3']));
 
   addRunOptions(
     exp
@@ -22,6 +25,7 @@ export function register(program: Command): void {
       .option('-f, --force', 'replace an existing experiment of that name'),
   )
     .addOption(storeOption())
+    .addHelpText('after', examples(['fisherflow exp run --set lr=3e-5 --name lr3', 'fisherflow exp run pipelines/demo.yaml --set train.epochs=6', 'fisherflow exp run --params sweep/big.yaml -n big']))
     .action(expRun);
 
   exp
@@ -32,9 +36,11 @@ export function register(program: Command): void {
     .option('--csv', 'CSV with every param and metric as a column')
     .option('-n, --limit <n>', 'how many commits of the current branch to list', wholeNumber('--limit', 0), 10)
     .option('--all-params', 'also show params that are equal in every row')
+    .option('--all', 'every param and every metric: also values inside lists (loss curves, per-epoch rows) and text fields')
     .addOption(metricOption())
     .addOption(storeOption())
     .addOption(precisionOption())
+    .addHelpText('after', examples(['fisherflow exp show', 'fisherflow exp show --all            # every param, every metric (curves too)', "fisherflow exp show --metric 'final.*'", 'fisherflow exp show --csv > runs.csv']))
     .action(expShow);
 
   exp
@@ -42,15 +48,21 @@ export function register(program: Command): void {
     .argument('<name>', 'experiment name')
     .argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)')
     .description("write an experiment's params into the pipeline's `params:` (comments and layout kept)")
+    .addHelpText('after', examples(['fisherflow exp apply lr3 && fisherflow run   # the results come from the cache']))
     .action(expApply);
 
   exp
     .command('remove')
     .alias('rm')
-    .argument('<names...>', 'experiment names')
-    .option('-p, --pipeline <file>', 'pipeline file (default: ./fisherflow.yaml)')
+    .argument('<names...>', 'experiment names, then optionally the pipeline file (ending in .yaml)')
+    .addOption(hiddenPipelineOption())
     .description("delete experiments (their results stay in the store until 'fisherflow gc')")
-    .action(expRemove);
+    .addHelpText('after', examples(['fisherflow exp remove lr3 small', 'fisherflow exp remove lr3 pipelines/demo.yaml']))
+    .action((args: string[], o: { pipeline?: string }) => {
+      const { pipeline, rest } = splitPipelineArg(args, o.pipeline);
+      if (!rest.length) throw new UserError('exp remove: name the experiments to remove');
+      return expRemove(rest, { pipeline });
+    });
 }
 
 export async function expRun(
@@ -103,7 +115,7 @@ export async function expRun(
   }
 }
 
-export async function expShow(file: string | undefined, o: { json?: boolean; csv?: boolean; limit: number; allParams?: boolean; metric: string[]; store?: string; precision: number }): Promise<void> {
+export async function expShow(file: string | undefined, o: { json?: boolean; csv?: boolean; limit: number; allParams?: boolean; all?: boolean; metric: string[]; store?: string; precision: number }): Promise<void> {
   const { collectShowTable, renderShowCsv, renderShowText } = await import('../../experiments/show.js');
   if (o.json && o.csv) throw new UserError('exp show: choose one of --json and --csv');
   const t = await collectShowTable(file ?? defaultPipelineFile(), { limit: o.limit, store: o.store });
@@ -117,7 +129,7 @@ export async function expShow(file: string | undefined, o: { json?: boolean; csv
   }
   if (o.json) out(`${JSON.stringify(t, null, 2)}\n`);
   else if (o.csv) out(renderShowCsv(t));
-  else out(renderShowText(t, { allParams: o.allParams, precision: o.precision }));
+  else out(renderShowText(t, { allParams: o.allParams || o.all, allMetrics: o.all, precision: o.precision }));
 }
 
 export async function expApply(name: string, file: string | undefined): Promise<void> {

@@ -14,7 +14,7 @@ import { WorkspaceLock } from '../../cache/workspace-lock.js';
 import { experimentsDir } from '../../experiments/records.js';
 import { projectRoot, storeRootFor } from '../../plan/workspace.js';
 import { UserError } from '../../errors.js';
-import { collect, storeOption } from '../options.js';
+import { collect, examples, storeOption } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -26,6 +26,7 @@ export function register(program: Command): void {
     .option('--remote [name]', 'clean the remote (default: the configured one) instead of the local store')
     .option('--rev <revision>', 'with --remote: also keep what the lock files reference at this git revision (repeatable)', collect, [])
     .option('--keep-newer-than <duration>', 'with --remote: keep anything modified this recently, e.g. 30m, 2h, 7d (protects pushes in progress)', '1h')
+    .addHelpText('after', examples(['fisherflow gc                                   # what would be removed', 'fisherflow gc --yes', 'fisherflow gc fisherflow.yaml pipelines/demo.yaml --yes', 'fisherflow gc --remote --rev v1.0 --yes       # clean the remote, keeping what v1.0 references']))
     .action(async (files: string[], o: { yes?: boolean; store?: string; remote?: string | true; rev: string[]; keepNewerThan: string }) => {
       if (o.remote !== undefined) {
         const { collectRemoteGarbageCommand } = await import('../remote-gc.js');

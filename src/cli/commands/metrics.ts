@@ -2,24 +2,29 @@
 import type { Command } from 'commander';
 import { openWorkspace } from '../../plan/workspace.js';
 import { formatReasons, reasonJson, type StaleReason } from '../../plan/reasons.js';
-import { metricFilter } from '../../metrics/filter.js';
+import { isHeadlineMetric, metricFilter } from '../../metrics/filter.js';
 import { table } from '../format.js';
-import { metricOption, out, precisionOption, storeOption } from '../options.js';
+import { examples, metricOption, out, precisionOption, storeOption } from '../options.js';
 
 export function register(program: Command): void {
-  const metrics = program.command('metrics').description('show the metrics files stages declare (`metrics:`)');
+  const metrics = program
+    .command('metrics')
+    .description('show the metrics files stages declare (`metrics:`)')
+    .addHelpText('after', examples(['fisherflow metrics show', 'fisherflow metrics show --all']));
   metrics
     .command('show')
     .argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)')
     .description('print the metrics of the last run recorded in the lock file, keys flattened as a.b.c')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (every metric)')
+    .option('--all', 'every metric: also values inside lists (per-step curves, per-epoch rows) and text fields')
     .addOption(storeOption())
     .addOption(metricOption())
     .addOption(precisionOption())
+    .addHelpText('after', examples(['fisherflow metrics show', 'fisherflow metrics show --all                 # loss curves and per-epoch rows too', "fisherflow metrics show --metric 'overlap.*'", 'fisherflow metrics show pipelines/demo.yaml --json']))
     .action(metricsShow);
 }
 
-export async function metricsShow(file: string | undefined, o: { json?: boolean; store?: string; metric: string[]; precision: number }): Promise<void> {
+export async function metricsShow(file: string | undefined, o: { json?: boolean; all?: boolean; store?: string; metric: string[]; precision: number }): Promise<void> {
   const [{ currentResults, workspaceFileFallback }, { metricsFromLock }, { formatValue }] = await Promise.all([
     import('../../experiments/revision.js'),
     import('../../metrics/collect.js'),
@@ -46,8 +51,15 @@ export async function metricsShow(file: string | undefined, o: { json?: boolean;
     return;
   }
   const rows: string[][] = [];
-  for (const [f, values] of Object.entries(snap.files)) for (const [k, v] of Object.entries(values)) rows.push([f, k, formatValue(v, o.precision)]);
+  let hidden = 0;
+  for (const [f, values] of Object.entries(snap.files)) {
+    for (const [k, v] of Object.entries(values)) {
+      if (o.all || isHeadlineMetric(k, v)) rows.push([f, k, formatValue(v, o.precision)]);
+      else hidden++;
+    }
+  }
   if (rows.length) out(`${table(rows, ['file', 'metric', 'value'])}\n`);
+  if (hidden) out(`(${hidden} more: values inside lists, such as loss curves and per-epoch rows, and text fields; --all shows them)\n`);
   else if (!snap.missing.length) out(declared ? `${ws.label}: no metrics recorded yet; run the pipeline\n` : `${ws.label}: no stage declares metrics\n`);
   for (const m of snap.missing) out(`note: ${m.file} (stage ${m.stage}): ${m.reason}\n`);
   for (const [n, reasons] of Object.entries(stale)) out(`note: stage ${n} is stale (${formatReasons(reasons).join('; ')}); its metrics are from its last run\n`);

@@ -1,12 +1,13 @@
-// `fisherflow pull [PIPELINE] [STAGE...]`: download the results the lock file records from the
+// `fisherflow pull [STAGE...] [PIPELINE]`: download the results the lock file records from the
 // remote into the local store, each verified before it is installed (src/cache/remote/pull.ts).
 import type { Command } from 'commander';
-import { addTransferOptions, out } from '../options.js';
+import { addTransferOptions, examples, out } from '../options.js';
 import type { TransferOptions } from '../remote-options.js';
 
 export function register(program: Command): void {
   addTransferOptions(program.command('pull'), 'pulled')
     .description("download the lock file's results from the remote into the local store (each file's SHA-256 verified)")
+    .addHelpText('after', examples(['fisherflow pull', 'fisherflow pull overlap pipelines/demo.yaml', 'fisherflow pull --remote shared --json']))
     .action(pullCommand);
 }
 

@@ -1,12 +1,13 @@
-// `fisherflow push [PIPELINE] [STAGE...]`: upload the results the lock file records to the remote
+// `fisherflow push [STAGE...] [PIPELINE]`: upload the results the lock file records to the remote
 // (blobs, then manifests, then run records; see src/cache/remote/push.ts).
 import type { Command } from 'commander';
-import { addTransferOptions, out } from '../options.js';
+import { addTransferOptions, examples, out } from '../options.js';
 import type { TransferOptions } from '../remote-options.js';
 
 export function register(program: Command): void {
   addTransferOptions(program.command('push'), 'pushed')
     .description("upload the lock file's results to the remote, so that others fetch instead of recomputing")
+    .addHelpText('after', examples(['fisherflow push                       # every result the lock file records', 'fisherflow push train fim             # these stages (a foreach name: all its members)', 'fisherflow push pipelines/demo.yaml --remote shared']))
     .action(pushCommand);
 }
 

@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { openWorkspace, printWarningText, projectRoot } from '../../plan/workspace.js';
 import { formatReasons } from '../../plan/reasons.js';
-import { addPipelineOptions, addRemoteOption, addRunOptions, pipelineAndTargets, resolveTargets, workspaceOptions } from '../options.js';
+import { addPipelineOptions, addRemoteOption, addRunOptions, examples, pipelineAndTargets, workspaceOptions } from '../options.js';
+import { resolveTargets, unknownStage } from '../stage-target.js';
+import { ensureGitignored } from '../../run/gitignore.js';
 import { onInterrupt } from '../interrupt.js';
 import type { RunRemote } from '../remote-options.js';
 import type { RunResult } from '../../run/run.js';
@@ -37,6 +39,7 @@ export function register(program: Command): void {
     ),
     true,
   )
+    .addHelpText('after', examples(['fisherflow run', 'fisherflow run pipelines/demo.yaml --set train.epochs=6', 'fisherflow run --params sweep/big.yaml', 'fisherflow run --force train      # rerun train (every member of a foreach) and what depends on it', 'fisherflow run --dry-run          # what would run, and why', 'fisherflow run -j 4 --gpus 0,1', 'fisherflow run --push             # and upload the results to the remote']))
     .option('--push', 'upload the results this run computed to the remote')
     .option('--no-push', "do not push, whatever the config's remote.push says")
     .action((first: string | undefined, rest: string[], o: RunCommandOptions) => {
@@ -80,9 +83,14 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
   }
   const ws = await openWorkspace(file, workspaceOptions(o));
   const executors = executorSettings(ws.root, o);
+  if (!o.dryRun) {
+    const ignored = ensureGitignored(ws);
+    // Said once: the next run finds the lines there. On stderr with --json, whose stdout is one object.
+    if (ignored.length) (o.json ? process.stderr : process.stdout).write(`added to .gitignore: ${ignored.join(' ')} (the store, fisherflow's state and stage outputs stay out of git; commit the pipeline and its lock file)\n`);
+  }
   const gpus = await detectGpus({ flag: o.gpus });
   const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
-  if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw new UserError(`--force: unknown stage '${f}'`);
+  if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw unknownStage(f, [...new Set([...ws.pipeline.families.keys(), ...ws.pipeline.stages.keys()])], '--force: unknown stage');
   const forced = Array.isArray(force) ? force.flatMap((f) => ws.pipeline.families.get(f) ?? [f]) : force;
   const targets = targetNames.length ? resolveTargets(ws.pipeline, targetNames) : undefined;
   // --dry-run prints its own list (every stage, with reasons) instead of the live display.

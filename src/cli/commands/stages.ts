@@ -7,7 +7,7 @@ import { StageRegistry, describeSource, type StageSource } from '../../stage/reg
 import { resolvePlugins, type StagePlugin } from '../../stage/plugins.js';
 import { UserError } from '../../errors.js';
 import { table } from '../format.js';
-import { out } from '../options.js';
+import { examples, out } from '../options.js';
 
 export function register(program: Command): void {
   program
@@ -16,6 +16,7 @@ export function register(program: Command): void {
     .description('list the stage types (built-in and from plugins) and where each comes from')
     .option('--json', 'with their sources, input schemas and outputs')
     .option('--markdown', 'the reference tables the README embeds')
+    .addHelpText('after', examples(['fisherflow stages', 'fisherflow stages pipelines/demo.yaml --json']))
     .action(async (file: string | undefined, o: { json?: boolean; markdown?: boolean }) => {
       const reg = StageRegistry.fromEnvironment();
       const pipeline = file ?? ['fisherflow.yaml', 'fisherflow.yml'].find((f) => existsSync(join(process.cwd(), f)));

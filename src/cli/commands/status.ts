@@ -7,7 +7,8 @@ import { actionJson, formatAction, formatReason, reasonJson, type StaleAction, t
 import type { Workspace } from '../../plan/workspace.js';
 import type { StagePlan } from '../../plan/plan.js';
 import { upstreamClosure } from '../../graph/dag.js';
-import { addPipelineOptions, addRemoteOption, out, pipelineAndTargets, resolveTargets, workspaceOptions } from '../options.js';
+import { addPipelineOptions, addRemoteOption, examples, out, pipelineAndTargets, workspaceOptions } from '../options.js';
+import { resolveTargets } from '../stage-target.js';
 
 export interface StatusRow {
   name: string;
@@ -19,9 +20,10 @@ export interface StatusRow {
 }
 
 export function register(program: Command): void {
-  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file').argument('[targets...]', 'only these stages and what they need')), true)
+  addRemoteOption(addPipelineOptions(program.command('status').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)').argument('[targets...]', 'only these stages and what they need')), true)
     .description('show which stages are up to date, and exactly why the others would rerun')
     .option('--json', 'machine-readable output: each stale stage with its reasons as typed objects ({kind, ...fields, text})')
+    .addHelpText('after', examples(['fisherflow status', 'fisherflow status --set take=100   # what a run with take=100 would rerun, and why', 'fisherflow status pipelines/demo.yaml --json', 'fisherflow status train           # train and what it needs']))
     .action(async (first: string | undefined, rest: string[], o: { set: string[]; params?: string; store?: string; json?: boolean; remote?: string | boolean }) => {
       const { file, targets } = pipelineAndTargets(first === undefined ? rest : [first, ...rest]);
       const { pipeline, stages } = await pipelineStatus(file, o, targets);
