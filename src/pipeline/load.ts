@@ -25,6 +25,7 @@ import {
   artifactPlaceholder,
   containsTemplate,
   findArtifactRefs,
+  substituteArtifactRefs,
   renderCommand,
   renderValue,
   type ArtifactRef,
@@ -266,6 +267,7 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
   if (errors.length) throw new UserErrors(errors);
   const familyNames = new Map([...families].map(([f, ms]) => [f, ms.map((m) => m.name)]));
   checkReferences(stages, source);
+  nameOutputsAfterUpstream(stages, modules);
   for (const [family, st] of Object.entries(doc.stages)) {
     const w = interpolationWarning(family, st, scope, families.get(family)?.[0]?.item !== undefined, source);
     if (w) warnings.push(w);
@@ -274,6 +276,28 @@ export async function loadPipeline(file: string, opts: LoadOptions): Promise<Pip
 }
 
 /** A DVC-style `${name}` in `run:` that names a param, var or the foreach item: bash would expand it to nothing. */
+/**
+ * A built-in stage's outputs may be named after a path input (`copy` keeps the file's name). When
+ * that input is another stage's output, `outputs()` saw a placeholder at expansion; here it sees
+ * the upstream output's declared path instead (what the stage reads at run time), upstream first.
+ */
+function nameOutputsAfterUpstream(stages: Map<string, StageSpec>, modules: Map<string, StageModule>): void {
+  const done = new Set<string>();
+  const visit = (name: string): void => {
+    if (done.has(name)) return;
+    done.add(name); // before the upstream walk: a cycle (reported later) ends here
+    const spec = stages.get(name);
+    const module = spec?.kind === 'builtin' ? modules.get(spec.type) : undefined;
+    if (!spec || !module) return;
+    const refs = findArtifactRefs(spec.inputs);
+    if (refs.length === 0) return;
+    for (const r of refs) visit(r.stage);
+    const standIn = substituteArtifactRefs(spec.inputs, (ref) => stages.get(ref.stage)?.outs[ref.output] ?? ref.output) as Record<string, unknown>;
+    for (const [k, o] of Object.entries(module.outputs(standIn))) if (k in spec.outs) spec.outs[k] = o.path;
+  };
+  for (const name of stages.keys()) visit(name);
+}
+
 function interpolationWarning(family: string, st: RawStage, scope: Scope, hasItem: boolean, source: SourceDocument): UserError | undefined {
   if (typeof st.run !== 'string') return undefined;
   const env = st.env && !Array.isArray(st.env) ? Object.keys(st.env) : (st.env ?? []);

@@ -4,16 +4,20 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
-import { out } from '../options.js';
+import { examples, out } from '../options.js';
 
 export function register(program: Command): void {
-  const imp = program.command('import').description('convert another tool\'s pipeline into a fisherflow.yaml');
+  const imp = program
+    .command('import')
+    .description('convert another tool\'s pipeline into a fisherflow.yaml')
+    .addHelpText('after', examples(['fisherflow import dvc', 'fisherflow import dvc path/to/dvc.yaml -o path/to/fisherflow.yaml']));
   imp
     .command('dvc')
     .argument('[dvc_yaml]', 'the DVC pipeline (default: ./dvc.yaml)')
     .option('-o, --out <file>', 'the fisherflow pipeline to write (default: fisherflow.yaml beside the dvc.yaml)')
     .option('-f, --force', 'overwrite the output file if it exists')
     .description('write the equivalent fisherflow.yaml of a dvc.yaml (params, foreach/matrix, ${} → ${{ }}, anchors expanded) and report what it could not carry over')
+    .addHelpText('after', examples(['fisherflow import dvc                # ./dvc.yaml → ./fisherflow.yaml', 'fisherflow import dvc --force        # replace an earlier conversion', 'fisherflow import dvc sub/dvc.yaml -o sub/pipeline.yaml']))
     .action(importDvc);
 }
 

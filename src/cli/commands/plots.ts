@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { defaultPipelineFile } from '../../plan/workspace.js';
-import { out, storeOption } from '../options.js';
+import { examples, hiddenPipelineOption, out, splitPipelineArg, storeOption } from '../options.js';
 
 interface PlotsOptions {
   out?: string;
@@ -18,21 +18,31 @@ interface PlotsOptions {
 }
 
 export function register(program: Command): void {
-  const plots = program.command('plots').description('draw the plots stages declare (`plots:`) into a self-contained HTML page');
+  const plots = program
+    .command('plots')
+    .description('draw the plots stages declare (`plots:`) into a self-contained HTML page')
+    .addHelpText('after', examples(['fisherflow plots show --open', 'fisherflow plots diff HEAD~1         # HEAD~1 vs the working tree, overlaid', 'fisherflow plots diff main small big  # a commit and two experiments']));
   const common = (c: Command) =>
     c
       .option('-o, --out <file>', 'the HTML page to write (default: .fisherflow/plots/<show|diff>.html at the project root)')
       .option('--open', 'open the page in a browser ($BROWSER, else the desktop default)')
       .option('--json', 'print what was drawn as JSON instead of a summary')
       .addOption(storeOption());
-  common(plots.command('show').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)').description("the working tree's plots")).action((file: string | undefined, o: PlotsOptions) => plotsCommand(file, ['workspace'], o));
+  common(plots.command('show').argument('[pipeline]', 'pipeline file (default: ./fisherflow.yaml)').description("the working tree's plots"))
+    .addHelpText('after', examples(['fisherflow plots show', 'fisherflow plots show pipelines/demo.yaml -o plots.html --open']))
+    .action((file: string | undefined, o: PlotsOptions) => plotsCommand(file, ['workspace'], o));
   common(
     plots
       .command('diff')
-      .argument('[revisions...]', "git revisions or experiment names, and 'workspace' for the working tree (default: HEAD workspace; one revision: it and the workspace)")
-      .option('-p, --pipeline <file>', 'pipeline file (default: ./fisherflow.yaml)')
+      .argument('[revisions...]', "git revisions or experiment names, and 'workspace' for the working tree (default: HEAD workspace; one revision: it and the workspace); the pipeline file last")
+      .addOption(hiddenPipelineOption())
       .description('the plots of several revisions and experiments, overlaid'),
-  ).action((revs: string[], o: PlotsOptions) => plotsCommand(o.pipeline, revs.length === 0 ? ['HEAD', 'workspace'] : revs.length === 1 ? [revs[0], 'workspace'] : revs, o, 'diff'));
+  )
+    .addHelpText('after', examples(['fisherflow plots diff', 'fisherflow plots diff HEAD~2 HEAD workspace', 'fisherflow plots diff main small pipelines/demo.yaml']))
+    .action((args: string[], o: PlotsOptions) => {
+      const { pipeline, rest: revs } = splitPipelineArg(args, o.pipeline);
+      return plotsCommand(pipeline, revs.length === 0 ? ['HEAD', 'workspace'] : revs.length === 1 ? [revs[0], 'workspace'] : revs, o, 'diff');
+    });
 }
 
 export async function plotsCommand(file: string | undefined, sides: string[], o: PlotsOptions, what: 'show' | 'diff' = 'show'): Promise<void> {
