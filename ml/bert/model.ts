@@ -16,6 +16,7 @@ import { writeSafetensors } from '../safetensors/format.js';
 import { nativeMatmulActive } from './native-blas.js';
 import { embeddingGradsOnDevice } from './embedding-grads.js';
 import { backendIsCpu } from '../optim/adamw.js';
+import type { Gradient } from '../optim/gradient.js';
 
 /** HF's extended attention mask adds torch.finfo(float32).min at padded keys. */
 const MASK_VALUE = -3.4028234663852886e38;
@@ -335,9 +336,14 @@ export class BertForSequenceClassification {
    * Mean cross-entropy over the rows with a label and the gradient of every parameter, in HF
    * layout. Embedding gradients come from the gradient of the embedding sum, with the padding row
    * left at zero as nn.Embedding(padding_idx) does: scattered in JS on the CPU backends, with
-   * backend ops on GPU backends (whose only reads are the loss and logits, asynchronous).
+   * backend ops on GPU backends (whose only reads are the loss and logits, asynchronous). With
+   * `sparseEmbeddingGrads` on the CPU backends the word embeddings' gradient is row-sparse
+   * (ml/optim/gradient.ts): only the rows of the batch's tokens, the same values as the dense
+   * tensor's.
    */
-  async lossAndGrads(batch: Batch, opts: ForwardOptions = {}): Promise<{ loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> }> {
+  lossAndGrads(batch: Batch, opts?: ForwardOptions & { sparseEmbeddingGrads?: false }): Promise<{ loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> }>;
+  lossAndGrads(batch: Batch, opts: ForwardOptions & { sparseEmbeddingGrads?: boolean }): Promise<{ loss: number; logits: Float32Array; grads: Map<string, Gradient> }>;
+  async lossAndGrads(batch: Batch, opts: ForwardOptions & { sparseEmbeddingGrads?: boolean } = {}): Promise<{ loss: number; logits: Float32Array; grads: Map<string, Gradient> }> {
     const cfg = this.config;
     const { batchSize: B, seqLen: L } = batch;
     const H = cfg.hidden_size;
@@ -356,7 +362,7 @@ export class BertForSequenceClassification {
     const { value, grads } = tf.valueAndGrads(f)([emb, ...names.map((n) => this.params.get(n)!)]);
     emb.dispose();
     mask.dispose();
-    const out = new Map<string, tf.Tensor>();
+    const out = new Map<string, Gradient>();
     names.forEach((n, i) => out.set(n, grads[i + 1]));
     if (!backendIsCpu()) {
       for (const [n, g] of embeddingGradsOnDevice(grads[0] as tf.Tensor3D, batch, cfg, false)) out.set(n, g);
@@ -369,35 +375,41 @@ export class BertForSequenceClassification {
     if (!backendIsCpu()) return { loss: lossData[0], logits, grads: this.inParamOrder(out) };
     const dEmb = await grads[0].data() as Float32Array;
     grads[0].dispose();
-    // Scatter-add the embedding-sum gradient into the three tables.
+    // Scatter-add the embedding-sum gradient into the three tables: the word table's gradient as
+    // dense rows (row id × H) or row-sparse (slot of the id among the batch's ids × H).
     const V = cfg.vocab_size;
-    const dWord = new Float32Array(V * H);
+    const ids = batch.inputIds;
+    const pad = cfg.pad_token_id;
+    const sparseRows = opts.sparseEmbeddingGrads ? Int32Array.from(new Set(ids.filter((id) => id !== pad))).sort() : null;
+    const slotOf = sparseRows ? new Map(Array.from(sparseRows, (id, k) => [id, k])) : null;
+    const dWord = new Float32Array((sparseRows ? sparseRows.length : V) * H);
     const dPos = new Float32Array(cfg.max_position_embeddings * H);
     const dType = new Float32Array(cfg.type_vocab_size * H);
     for (let b = 0; b < B; b++) {
       for (let l = 0; l < L; l++) {
         const r = b * L + l;
         const src = r * H;
-        const id = batch.inputIds[r];
+        const id = ids[r];
         const tt = batch.tokenTypeIds[r];
-        const padRow = id === cfg.pad_token_id;
+        const padRow = id === pad;
+        const wordRow = padRow ? 0 : (slotOf ? slotOf.get(id)! : id) * H;
         for (let j = 0; j < H; j++) {
           const g = dEmb[src + j];
-          if (!padRow) dWord[id * H + j] += g;
+          if (!padRow) dWord[wordRow + j] += g;
           dPos[l * H + j] += g;
           dType[tt * H + j] += g;
         }
       }
     }
-    out.set('bert.embeddings.word_embeddings.weight', tf.tensor2d(dWord, [V, H]));
+    out.set('bert.embeddings.word_embeddings.weight', sparseRows ? { shape: [V, H], rows: sparseRows, values: dWord } : tf.tensor2d(dWord, [V, H]));
     out.set('bert.embeddings.position_embeddings.weight', tf.tensor2d(dPos, [cfg.max_position_embeddings, H]));
     out.set('bert.embeddings.token_type_embeddings.weight', tf.tensor2d(dType, [cfg.type_vocab_size, H]));
     return { loss: lossData[0], logits, grads: this.inParamOrder(out) };
   }
 
   /** The same map in named_parameters order. */
-  private inParamOrder(grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-    const ordered = new Map<string, tf.Tensor>();
+  private inParamOrder<G extends Gradient>(grads: Map<string, G>): Map<string, G> {
+    const ordered = new Map<string, G>();
     for (const n of this.params.keys()) ordered.set(n, grads.get(n)!);
     return ordered;
   }

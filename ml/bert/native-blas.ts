@@ -22,7 +22,12 @@ interface Addon {
   sgemm(heap: ArrayBuffer, transA: boolean, transB: boolean, M: number, N: number, K: number,
     aOff: number, bOff: number, cOff: number, batch: number, strideA: number, strideB: number): void;
   squaredGradAccum(heap: ArrayBuffer, dyOff: number, xOff: number, B: number, T: number, O: number, I: number, sums: Float32Array): void;
+  sumSquares(x: Float32Array): number;
+  adamw(param: Float32Array, grad: Float32Array | null, expAvg: Float32Array, expAvgSq: Float32Array, rows: Int32Array | null, width: number, hyper: Float64Array): void;
 }
+
+/** The addon's optimizer kernels (ml/optim): the same arithmetic as their JavaScript loops, vectorised and threaded. */
+export type NativeOptimizerKernels = Pick<Addon, 'sumSquares' | 'adamw'>;
 
 export interface NativeBlasInfo {
   /** The library file that was loaded, e.g. libopenblas.so.0. */
@@ -86,6 +91,16 @@ export function loadNativeBlas(): NativeBlasInfo | null {
     loaded = null;
   }
   return loaded;
+}
+
+/**
+ * The optimizer kernels, or null: addon not built (or built before they existed), or
+ * FISHERFLOW_BLAS=none. They need no BLAS library; their threads are the BLAS's (setNativeBlasThreads),
+ * one without a library.
+ */
+export function nativeOptimizerKernels(): NativeOptimizerKernels | null {
+  loadNativeBlas();
+  return addon && typeof addon.adamw === 'function' && typeof addon.sumSquares === 'function' ? addon : null;
 }
 
 /** Sets the library's thread count (OpenBLAS, BLIS); returns the info with the new count. */

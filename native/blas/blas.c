@@ -14,8 +14,10 @@
 #include <string.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <math.h>
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
+#define SGEMM_SMALL_MNK 8388608.0  // 2^23: products below run on one thread (see Sgemm)
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
@@ -168,11 +170,18 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   const float *A = (const float *)(base + aOff), *B = (const float *)(base + bOff);
   float *C = (float *)(base + cOff);
   int lda = ta ? (int)M : (int)K, ldb = tb ? (int)K : (int)N;
+  // Small products on one thread: OpenBLAS splits every product over 2^18 multiply-adds between
+  // all its threads, and for a small model's (512 × 64 × 64: 0.1 ms of work) waking the second
+  // thread costs about what it saves on an idle machine, and much more on a busy one.
+  int threads = get_threads ? get_threads() : 1;
+  int single = set_threads && threads > 1 && (double)M * (double)N * (double)K < SGEMM_SMALL_MNK;
+  if (single) set_threads(1);
   for (int64_t b = 0; b < batch; b++) {
     if (K == 0) { memset(C + b * M * N, 0, (size_t)(M * N) * 4); continue; }
     sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, (int)M, (int)N, (int)K, 1.0f,
           A + b * sA, lda, B + b * sB, ldb, 0.0f, C + b * M * N, (int)N);
   }
+  if (single) set_threads(threads);
   return NULL;
 }
 
@@ -329,12 +338,238 @@ static napi_value SquaredGradAccum(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- Optimizer kernels: the clipping norm's sum of squares and the AdamW update -------------
+//
+// Both repeat, operation for operation, the JavaScript loops of ml/optim (the fallback where the
+// addon is missing), so the two paths give the same bits: the sum of squares adds x·x (exact in
+// double) into 8 double lanes per block of SQ_BLOCK elements, lanes combined pairwise and block
+// sums added in order; AdamW computes in double and rounds to float32 where the JavaScript stores
+// into a Float32Array (and where torch stores a float32 tensor). Neither result depends on the
+// thread count: threads split blocks and elements, never a sum. No fused multiply-add: it would
+// round differently from JavaScript.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#define NO_CONTRACT
+#elif defined(__GNUC__)
+#define NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define NO_CONTRACT
+#endif
+
+#define SQ_BLOCK 65536
+#define PAR_MIN (1 << 18)  // elements below which one thread does it all (a thread start costs ~30 µs)
+
+#define SUMSQ_BODY                                                                                    \
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                           \
+  int64_t i = 0;                                                                                     \
+  for (; i + 8 <= n; i += 8)                                                                         \
+    for (int l = 0; l < 8; l++) a[l] += (double)x[i + l] * (double)x[i + l];                         \
+  for (; i < n; i++) a[i & 7] += (double)x[i] * (double)x[i];                                        \
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) NO_CONTRACT static double sumsq_block_avx2(const float *x, int64_t n) { SUMSQ_BODY }
+#endif
+NO_CONTRACT static double sumsq_block_base(const float *x, int64_t n) { SUMSQ_BODY }
+
+static double sumsq_block(const float *x, int64_t n) {
+#ifdef HAVE_X86_DISPATCH
+  if (have_avx2) return sumsq_block_avx2(x, n);
+#endif
+  return sumsq_block_base(x, n);
+}
+
+// decay = 1 − lr·wd (1: none), β1, 1 − β1, β2, 1 − β2, eps, step size lr/(1 − β1^t), √(1 − β2^t), gradient scale.
+typedef struct { double decay, b1, c1, b2, c2, eps, step, bc2, scale; } adam_hyper;
+
+// One element, as ml/optim/adamw.ts's loop, GI being the scaled gradient as a double. The weight
+// decay is applied unconditionally: with decay 1 (no decay) the product rounds back to x exactly,
+// as the gradient scale 1 does, so no branch stops the loop from vectorising.
+#define ADAM_ELEMENT(GI)                                                                              \
+  {                                                                                                  \
+    double gi = (GI);                                                                                \
+    float mi = (float)(b1 * (double)m[i] + c1 * gi);                                                 \
+    float vi = (float)(b2 * (double)v[i] + c2 * gi * gi);                                            \
+    m[i] = mi;                                                                                       \
+    v[i] = vi;                                                                                       \
+    double xi = (double)(float)((double)x[i] * decay);                                               \
+    double den = (double)(float)((double)(float)(sqrt((double)vi) / bc2) + eps);                     \
+    x[i] = (float)(xi - step * ((double)mi / den));                                                  \
+  }
+
+// Elements [0, n) of one parameter; g NULL: a zero gradient (the rows a row-sparse gradient lacks).
+#define ADAM_BODY                                                                                     \
+  const double b1 = h->b1, c1 = h->c1, b2 = h->b2, c2 = h->c2, eps = h->eps, step = h->step;         \
+  const double bc2 = h->bc2, scale = h->scale, decay = h->decay;                                     \
+  if (!g) { for (int64_t i = 0; i < n; i++) ADAM_ELEMENT(0.0) }                                      \
+  else { for (int64_t i = 0; i < n; i++) ADAM_ELEMENT((double)(float)((double)g[i] * scale)) }
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) NO_CONTRACT static void adam_avx2(float *restrict x, const float *restrict g, float *restrict m, float *restrict v, int64_t n, const adam_hyper *h) { ADAM_BODY }
+#endif
+NO_CONTRACT static void adam_base(float *restrict x, const float *restrict g, float *restrict m, float *restrict v, int64_t n, const adam_hyper *h) { ADAM_BODY }
+
+static void adam_range(float *x, const float *g, float *m, float *v, int64_t n, const adam_hyper *h) {
+#ifdef HAVE_X86_DISPATCH
+  if (have_avx2) { adam_avx2(x, g, m, v, n, h); return; }
+#endif
+  adam_base(x, g, m, v, n, h);
+}
+
+typedef struct {
+  float *x, *m, *v;
+  const float *g;        // dense gradient, or the gradient rows of a row-sparse one, or NULL (zero)
+  const int32_t *rows;   // row-sparse: ascending row ids (NULL: dense)
+  int64_t nrows, width;
+  int64_t begin, end;    // this part: elements (dense) or parameter rows (row-sparse)
+  const adam_hyper *h;
+} adam_job;
+
+static void *adam_run(void *arg) {
+  adam_job *j = (adam_job *)arg;
+  if (!j->rows) {
+    adam_range(j->x + j->begin, j->g ? j->g + j->begin : NULL, j->m + j->begin, j->v + j->begin, j->end - j->begin, j->h);
+    return NULL;
+  }
+  // Row-sparse: each listed row with its gradient row, the stretches between them with zero.
+  int64_t w = j->width, lo = 0, hi = j->nrows;
+  while (lo < hi) { int64_t mid = (lo + hi) / 2; if (j->rows[mid] < j->begin) lo = mid + 1; else hi = mid; }
+  int64_t k = lo, r = j->begin;
+  while (r < j->end) {
+    int64_t next = k < j->nrows && j->rows[k] < j->end ? j->rows[k] : j->end;
+    if (next > r) adam_range(j->x + r * w, NULL, j->m + r * w, j->v + r * w, (next - r) * w, j->h);
+    if (next < j->end) adam_range(j->x + next * w, j->g + k * w, j->m + next * w, j->v + next * w, w, j->h);
+    k++;
+    r = next + 1;
+  }
+  return NULL;
+}
+
+typedef struct { const float *x; int64_t n, begin, end; double *sums; } sumsq_job;
+
+static void *sumsq_run(void *arg) {
+  sumsq_job *j = (sumsq_job *)arg;
+  for (int64_t b = j->begin; b < j->end; b++) {
+    int64_t s = b * SQ_BLOCK, e = s + SQ_BLOCK < j->n ? s + SQ_BLOCK : j->n;
+    j->sums[b] = sumsq_block(j->x + s, e - s);
+  }
+  return NULL;
+}
+
+static int optim_threads(int64_t n) {
+  if (n < PAR_MIN) return 1;
+  int nt = sqacc_threads > 0 ? sqacc_threads : (get_threads ? get_threads() : 1);
+  return nt < 1 ? 1 : nt > 64 ? 64 : nt;
+}
+
+// Runs parts 0 … nt−1 of `jobs` (each `size` bytes): threads 1 … nt−1 start, this thread does
+// part 0; a part whose thread cannot start runs here.
+static void run_parts(void *(*fn)(void *), void *jobs, size_t size, int nt) {
+  pthread_t tids[64];
+  int started[64] = {0};
+  char *p = (char *)jobs;
+  for (int k = 1; k < nt; k++) started[k] = pthread_create(&tids[k], NULL, fn, p + k * size) == 0;
+  fn(p);
+  for (int k = 1; k < nt; k++) {
+    if (started[k]) pthread_join(tids[k], NULL);
+    else fn(p + k * size);
+  }
+}
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *n) {
+  napi_typedarray_type type;
+  void *d = NULL;
+  if (napi_get_typedarray_info(env, v, &type, n, &d, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
+  *data = (float *)d;
+  return 1;
+}
+
+// sumSquares(x: Float32Array) -> number
+static napi_value SumSquares(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x;
+  size_t n;
+  if (argc != 1 || !get_f32(env, argv[0], &x, &n)) return throw_msg(env, "sumSquares: expected a Float32Array");
+  detect_cpu();
+  int64_t nb = ((int64_t)n + SQ_BLOCK - 1) / SQ_BLOCK;
+  double small[64];
+  double *sums = nb <= 64 ? small : (double *)malloc((size_t)nb * sizeof(double));
+  if (!sums) return throw_msg(env, "sumSquares: out of memory");
+  int nt = optim_threads((int64_t)n);
+  if (nt > nb) nt = (int)nb;
+  if (nt < 1) nt = 1;
+  sumsq_job jobs[64];
+  for (int k = 0; k < nt; k++) jobs[k] = (sumsq_job){ x, (int64_t)n, nb * k / nt, nb * (k + 1) / nt, sums };
+  run_parts(sumsq_run, jobs, sizeof jobs[0], nt);
+  double total = 0;
+  for (int64_t b = 0; b < nb; b++) total += sums[b];
+  if (sums != small) free(sums);
+  napi_value out;
+  CHECK(napi_create_double(env, total, &out));
+  return out;
+}
+
+// adamw(param, grad | null, expAvg, expAvgSq, rows | null, width, hyper: Float64Array(7))
+// Float32Arrays of the parameter's size, except that with `rows` (an ascending Int32Array) grad
+// holds only those rows of `width` values (a row-sparse gradient); null grad: a zero gradient.
+// hyper: 1 − lr·wd, β1, β2, eps, step size lr/(1 − β1^t), √(1 − β2^t), gradient scale.
+static napi_value AdamW(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) return throw_msg(env, "adamw: expected 7 arguments");
+  float *x, *g = NULL, *m, *v;
+  size_t n, ng = 0, nm, nv;
+  napi_valuetype t;
+  if (!get_f32(env, argv[0], &x, &n) || !get_f32(env, argv[2], &m, &nm) || !get_f32(env, argv[3], &v, &nv)) return throw_msg(env, "adamw: param and moments must be Float32Arrays");
+  if (nm != n || nv != n) return throw_msg(env, "adamw: moments must have the parameter's size");
+  CHECK(napi_typeof(env, argv[1], &t));
+  if (t != napi_null && !get_f32(env, argv[1], &g, &ng)) return throw_msg(env, "adamw: grad must be a Float32Array or null");
+  int64_t width = 0;
+  if (!get_i64(env, argv[5], &width) || width < 1 || n % (size_t)width) return throw_msg(env, "adamw: width must divide the parameter's size");
+  int32_t *rows = NULL;
+  size_t nrows = 0;
+  napi_typedarray_type type;
+  void *d = NULL;
+  CHECK(napi_typeof(env, argv[4], &t));
+  if (t != napi_null) {
+    if (napi_get_typedarray_info(env, argv[4], &type, &nrows, &d, NULL, NULL) != napi_ok || type != napi_int32_array) return throw_msg(env, "adamw: rows must be an Int32Array or null");
+    rows = (int32_t *)d;
+    if (!g || ng != nrows * (size_t)width) return throw_msg(env, "adamw: a row-sparse grad needs width values per row");
+    int64_t R = (int64_t)n / width;
+    for (size_t k = 0; k < nrows; k++) {
+      if (rows[k] < 0 || rows[k] >= R || (k > 0 && rows[k] <= rows[k - 1])) return throw_msg(env, "adamw: rows must be ascending, unique and inside the parameter");
+    }
+  } else if (g && ng != n) return throw_msg(env, "adamw: grad must have the parameter's size");
+  size_t nh;
+  if (napi_get_typedarray_info(env, argv[6], &type, &nh, &d, NULL, NULL) != napi_ok || type != napi_float64_array || nh != 7) return throw_msg(env, "adamw: hyper must be a Float64Array of 7");
+  const double *hy = (const double *)d;
+  adam_hyper h = { hy[0], hy[1], 1 - hy[1], hy[2], 1 - hy[2], hy[3], hy[4], hy[5], hy[6] };
+  detect_cpu();
+  int nt = optim_threads((int64_t)n);
+  int64_t units = rows ? (int64_t)n / width : (int64_t)n;
+  if (nt > units) nt = (int)units;
+  if (nt < 1) nt = 1;
+  adam_job jobs[64];
+  for (int k = 0; k < nt; k++) {
+    int64_t b = units * k / nt, e = units * (k + 1) / nt;
+    if (!rows) { b -= b % 16; e = k == nt - 1 ? units : e - e % 16; }  // whole vectors per part
+    jobs[k] = (adam_job){ x, m, v, g, rows, (int64_t)nrows, width, b, e, &h };
+  }
+  run_parts(adam_run, jobs, sizeof jobs[0], nt);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "load", NULL, Load, NULL, NULL, NULL, napi_default, NULL },
     { "setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL },
     { "sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL },
     { "squaredGradAccum", NULL, SquaredGradAccum, NULL, NULL, NULL, napi_default, NULL },
+    { "sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL },
+    { "adamw", NULL, AdamW, NULL, NULL, NULL, napi_default, NULL },
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
