@@ -24,6 +24,8 @@ interface Addon {
   squaredGradAccum(heap: ArrayBuffer, dyOff: number, xOff: number, B: number, T: number, O: number, I: number, sums: Float32Array): void;
   sumSquares(x: Float32Array): number;
   adamw(param: Float32Array, grad: Float32Array | null, expAvg: Float32Array, expAvgSq: Float32Array, rows: Int32Array | null, width: number, hyper: Float64Array): void;
+  gelu(heap: ArrayBuffer, xOff: number, outOff: number, n: number): void;
+  geluGrad(heap: ArrayBuffer, xOff: number, dyOff: number, outOff: number, n: number): void;
 }
 
 /** The addon's optimizer kernels (ml/optim): the same arithmetic as their JavaScript loops, vectorised and threaded. */
@@ -201,4 +203,62 @@ export function nativeSquaredGradAccum(dy: tf.Tensor2D, x: tf.Tensor2D, B: numbe
   const backend = tf.backend() as unknown as WasmBackendLike;
   const T = dy.shape[0] / B;
   addon.squaredGradAccum(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(backend, dy), offsetOf(backend, x), B, T, dy.shape[1], x.shape[1], sums);
+}
+
+/**
+ * Exact GELU and its gradient as wasm-backend kernels of the addon (tfjs-backend-wasm's Erf and
+ * Exp take ~25 ns per element). Registered once; null until then or when the addon (or wasm) is
+ * not there, and callers use tfjs ops instead.
+ */
+const GELU = 'FisherflowGelu';
+const GELU_GRAD = 'FisherflowGeluGrad';
+let geluRegistered = false;
+
+function registerGeluKernels(): boolean {
+  if (geluRegistered) return true;
+  if (!addon || typeof addon.gelu !== 'function') return false;
+  const native = addon;
+  const floatInputs = (inputs: tf.NamedTensorInfoMap, names: string[]) => names.every((n) => inputs[n]?.dtype === 'float32');
+  tf.registerKernel({
+    kernelName: GELU, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      if (!floatInputs(inputs, ['x'])) throw new Error(`${GELU}: float32 input expected`);
+      const b = backend as unknown as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const out = b.makeOutput(x.shape, 'float32');
+      native.gelu(b.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(b, x), offsetOf(b, out), numel(x.shape));
+      return out;
+    },
+  });
+  tf.registerKernel({
+    kernelName: GELU_GRAD, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      if (!floatInputs(inputs, ['x', 'dy'])) throw new Error(`${GELU_GRAD}: float32 inputs expected`);
+      const b = backend as unknown as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const dy = inputs.dy as tf.TensorInfo;
+      const out = b.makeOutput(x.shape, 'float32');
+      native.geluGrad(b.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(b, x), offsetOf(b, dy), offsetOf(b, out), numel(x.shape));
+      return out;
+    },
+  });
+  geluRegistered = true;
+  return true;
+}
+
+/** True when the active backend is wasm and the addon's GELU kernels are there. */
+export function nativeGeluActive(): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  loadNativeBlas();
+  return registerGeluKernels();
+}
+
+/** x·Φ(x) for a float32 wasm tensor (check nativeGeluActive first). */
+export function nativeGelu(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(GELU, { x }, {}) as tf.Tensor;
+}
+
+/** dy·(Φ(x) + x·φ(x)), the gradient of nativeGelu (check nativeGeluActive first). */
+export function nativeGeluGrad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(GELU_GRAD, { x, dy }, {}) as tf.Tensor;
 }
