@@ -60,6 +60,25 @@ test('row-sparse word-embedding gradients (sparseEmbeddingGrads) hold exactly th
   } finally { model.dispose(); }
 });
 
+test('the embedding sum read from the wasm heap equals tfjs gather + add on the cpu backend, bit for bit', async () => {
+  const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
+  const batch = makeBatch(rows);
+  const sumOn = async (backend: 'wasm' | 'cpu') => {
+    await initBackend(backend);
+    const model = await BertForSequenceClassification.fromPretrained(dir());
+    try {
+      const e = model.embeddingSum(batch);
+      const bytes = Buffer.from((e.dataSync() as Float32Array).buffer.slice(0));
+      e.dispose();
+      return bytes;
+    } finally { model.dispose(); }
+  };
+  const wasm = await sumOn('wasm');
+  const cpu = await sumOn('cpu');
+  await initBackend('wasm');
+  assert.ok(wasm.equals(cpu));
+});
+
 test('save() writes config.json + model.safetensors that load back identically, with tokenizer files', async () => {
   await initBackend('wasm');
   const model = await BertForSequenceClassification.fromPretrained(dir());
