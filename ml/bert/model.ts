@@ -13,7 +13,7 @@ import type { Batch } from './batch.js';
 import { loadCheckpoint } from '../checkpoint/load.js';
 import { copyTokenizerFiles } from '../checkpoint/files.js';
 import { writeSafetensors } from '../safetensors/format.js';
-import { nativeGelu, nativeGeluActive, nativeGeluGrad, nativeMatmulActive } from './native-blas.js';
+import { nativeColumnSum, nativeGelu, nativeGeluGrad, nativeLayerKernelsActive, nativeMatmulActive } from './native-blas.js';
 import { embeddingGradsOnDevice } from './embedding-grads.js';
 import type { Gradient } from '../optim/gradient.js';
 import { backendIsCpu, wasmHeapView } from '../optim/adamw.js';
@@ -62,16 +62,26 @@ export function layerNormInputGrad(dxhat: tf.Tensor, xhat: tf.Tensor, rstd: tf.T
 export const geluErf = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x]);
   return {
-    value: nativeGeluActive() && x.dtype === 'float32' ? nativeGelu(x) : tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))),
+    value: nativeLayerKernelsActive() && x.dtype === 'float32' ? nativeGelu(x) : tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const xs = saved[0];
-      if (nativeGeluActive() && xs.dtype === 'float32' && dy.dtype === 'float32') return nativeGeluGrad(xs, dy);
+      if (nativeLayerKernelsActive() && xs.dtype === 'float32' && dy.dtype === 'float32') return nativeGeluGrad(xs, dy);
       const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
       const pdf = tf.mul(1 / Math.sqrt(2 * Math.PI), tf.exp(tf.mul(-0.5, tf.square(xs))));
       return tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)));
     }),
   };
 }) as never) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * Σ over every axis but the last (a bias or LayerNorm parameter's gradient): the addon's column
+ * sum on wasm (tfjs-backend-wasm's Sum over leading axes transposes first), tf.sum elsewhere.
+ * `axes`, when given, must be exactly those leading axes.
+ */
+function columnSum(x: tf.Tensor, axes?: number[]): tf.Tensor {
+  if (nativeLayerKernelsActive() && x.dtype === 'float32') return nativeColumnSum(x);
+  return tf.sum(x, axes ?? Array.from({ length: x.rank - 1 }, (_, i) => i));
+}
 
 /** softmax(q kᵀ · scale + mask) v for q, k, v [B, nh, L, hd] and mask [B, 1, 1, L], without dropout. */
 export function attentionCore(scale: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor) => tf.Tensor {
@@ -125,7 +135,7 @@ export function plainOps(P: ParamGetter): LayerOps {
         return [
           tf.reshape(tf.matMul(dy2, Ws), [B, T, I]),
           weightGrad(dy2, xs),
-          tf.sum(dy2, 0),
+          columnSum(dy2),
         ];
       }),
     };
@@ -143,7 +153,7 @@ export function plainOps(P: ParamGetter): LayerOps {
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
             const [xh, rs, gs] = saved;
             const axes = [...Array(dy.rank - 1).keys()];
-            return [layerNormInputGrad(tf.mul(dy, gs), xh, rs), tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)];
+            return [layerNormInputGrad(tf.mul(dy, gs), xh, rs), columnSum(tf.mul(dy, xh), axes), columnSum(dy, axes)];
           }),
         };
       }) as never) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;

@@ -26,6 +26,7 @@ interface Addon {
   adamw(param: Float32Array, grad: Float32Array | null, expAvg: Float32Array, expAvgSq: Float32Array, rows: Int32Array | null, width: number, hyper: Float64Array): void;
   gelu(heap: ArrayBuffer, xOff: number, outOff: number, n: number): void;
   geluGrad(heap: ArrayBuffer, xOff: number, dyOff: number, outOff: number, n: number): void;
+  columnSum(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number): void;
 }
 
 /** The addon's optimizer kernels (ml/optim): the same arithmetic as their JavaScript loops, vectorised and threaded. */
@@ -206,17 +207,19 @@ export function nativeSquaredGradAccum(dy: tf.Tensor2D, x: tf.Tensor2D, B: numbe
 }
 
 /**
- * Exact GELU and its gradient as wasm-backend kernels of the addon (tfjs-backend-wasm's Erf and
- * Exp take ~25 ns per element). Registered once; null until then or when the addon (or wasm) is
- * not there, and callers use tfjs ops instead.
+ * Layer kernels of the addon registered as wasm-backend kernels: exact GELU and its gradient
+ * (tfjs-backend-wasm's Erf and Exp take ~25 ns per element) and column sums (its Sum over leading
+ * axes transposes first: ~1 ms per bias gradient of the demo model). Registered once; not used
+ * when the addon (or wasm) is not there, and callers use tfjs ops instead.
  */
 const GELU = 'FisherflowGelu';
 const GELU_GRAD = 'FisherflowGeluGrad';
-let geluRegistered = false;
+const COLUMN_SUM = 'FisherflowColumnSum';
+let layerKernelsRegistered = false;
 
-function registerGeluKernels(): boolean {
-  if (geluRegistered) return true;
-  if (!addon || typeof addon.gelu !== 'function') return false;
+function registerLayerKernels(): boolean {
+  if (layerKernelsRegistered) return true;
+  if (!addon || typeof addon.gelu !== 'function' || typeof addon.columnSum !== 'function') return false;
   const native = addon;
   const floatInputs = (inputs: tf.NamedTensorInfoMap, names: string[]) => names.every((n) => inputs[n]?.dtype === 'float32');
   tf.registerKernel({
@@ -242,23 +245,43 @@ function registerGeluKernels(): boolean {
       return out;
     },
   });
-  geluRegistered = true;
+  tf.registerKernel({
+    kernelName: COLUMN_SUM, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      if (!floatInputs(inputs, ['x'])) throw new Error(`${COLUMN_SUM}: float32 input expected`);
+      const b = backend as unknown as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const cols = x.shape[x.shape.length - 1];
+      const out = b.makeOutput([cols], 'float32');
+      native.columnSum(b.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(b, x), offsetOf(b, out), numel(x.shape) / cols, cols);
+      return out;
+    },
+  });
+  layerKernelsRegistered = true;
   return true;
 }
 
-/** True when the active backend is wasm and the addon's GELU kernels are there. */
-export function nativeGeluActive(): boolean {
+/** True when the active backend is wasm and the addon's layer kernels (GELU, column sums) are there. */
+export function nativeLayerKernelsActive(): boolean {
   if (tf.getBackend() !== 'wasm') return false;
   loadNativeBlas();
-  return registerGeluKernels();
+  return registerLayerKernels();
 }
 
-/** x·Φ(x) for a float32 wasm tensor (check nativeGeluActive first). */
+/** x·Φ(x) for a float32 wasm tensor (check nativeLayerKernelsActive first). */
 export function nativeGelu(x: tf.Tensor): tf.Tensor {
   return tf.engine().runKernel(GELU, { x }, {}) as tf.Tensor;
 }
 
-/** dy·(Φ(x) + x·φ(x)), the gradient of nativeGelu (check nativeGeluActive first). */
+/** dy·(Φ(x) + x·φ(x)), the gradient of nativeGelu (check nativeLayerKernelsActive first). */
 export function nativeGeluGrad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   return tf.engine().runKernel(GELU_GRAD, { x, dy }, {}) as tf.Tensor;
+}
+
+/**
+ * The sum over every axis but the last of a float32 tensor, [C] (check nativeLayerKernelsActive
+ * first): float32, row after row, as tfjs's Sum.
+ */
+export function nativeColumnSum(x: tf.Tensor): tf.Tensor1D {
+  return tf.engine().runKernel(COLUMN_SUM, { x }, {}) as tf.Tensor1D;
 }

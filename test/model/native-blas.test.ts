@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../ml/bert/backend.js';
 import {
   loadNativeBlas, nativeBlasUnavailable, enableNativeMatmul, disableNativeMatmul, nativeMatmulActive, nativeSquaredGradAccum, ADDON_PATH,
-  nativeGeluActive, nativeGelu, nativeGeluGrad,
+  nativeLayerKernelsActive, nativeGelu, nativeGeluGrad, nativeColumnSum,
 } from '../../ml/bert/native-blas.js';
 import { BertForSequenceClassification } from '../../ml/bert/model.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
@@ -156,7 +156,7 @@ function geluInputs(): Float32Array {
 
 test('native GELU and its gradient equal the exact erf formulas (float64) to float32 precision, in both builds', { skip }, async () => {
   await initBackend('wasm');
-  assert.ok(nativeGeluActive());
+  assert.ok(nativeLayerKernelsActive());
   const xs = geluInputs();
   const dys = Float32Array.from(xs, (_, i) => ((i * 7919) % 13) / 6 - 1);
   const x = tf.tensor1d(xs);
@@ -198,6 +198,22 @@ test('native GELU and its gradient equal the exact erf formulas (float64) to flo
   }
 });
 
+test('native column sums equal a float32 row-after-row loop bit for bit (ranks 2 and 3, edge widths)', { skip }, async () => {
+  await initBackend('wasm');
+  assert.ok(nativeLayerKernelsActive());
+  for (const shape of [[1, 1], [5, 7], [3, 11, 64], [97, 300]]) {
+    const x = randomTensor(shape, shape.reduce((a, b) => a * b, 1));
+    const xs = x.dataSync() as Float32Array;
+    const cols = shape[shape.length - 1];
+    const want = new Float32Array(cols);
+    for (let r = 0; r < xs.length / cols; r++) for (let j = 0; j < cols; j++) want[j] = Math.fround(want[j] + xs[r * cols + j]);
+    const got = nativeColumnSum(x);
+    assert.deepEqual(got.shape, [cols]);
+    assert.deepEqual(got.dataSync(), want, `shape ${shape}`);
+    tf.dispose([x, got]);
+  }
+});
+
 test('bad operands give an error, not a crash', { skip }, () => {
   // In a child process: a crash there fails this test instead of the runner.
   const r = spawnSync(process.execPath, ['-e', `
@@ -210,12 +226,14 @@ test('bad operands give an error, not a crash', { skip }, () => {
       () => b.squaredGradAccum(heap, 0, 0, 1, 4, 4, 4, new Float32Array(15)),
       () => b.squaredGradAccum(heap, 0, 0, 1, 8, 4, 4, new Float32Array(16)),
       () => b.sgemm({}, false, false, 1, 1, 1, 0, 0, 0, 1, 0, 0),
+      () => b.columnSum(heap, 0, 0, 100, 100),
+      () => b.columnSum(heap, 0, 8, 2, 4),
     ];
     console.log(JSON.stringify(tries.map((f) => { try { f(); return 'no error'; } catch (e) { return e.message; } })));
   `], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const msgs = JSON.parse(r.stdout) as string[];
-  assert.deepEqual(msgs.map((m) => /outside the heap|wrong length|ArrayBuffer/.test(m)), [true, true, true, true, true], msgs.join(' | '));
+  assert.deepEqual(msgs.map((m) => /outside the heap|wrong length|ArrayBuffer|overlaps/.test(m)), [true, true, true, true, true, true, true], msgs.join(' | '));
 });
 
 test('FISHERFLOW_BLAS=none keeps everything on wasm and says so in the backend description', () => {
