@@ -62,6 +62,26 @@ static napi_value throw_msg(napi_env env, const char *msg) {
   return NULL;
 }
 
+// The call's arguments when there are exactly n (argv holds n); otherwise throws "WHAT: expected n arguments".
+static int exact_args(napi_env env, napi_callback_info info, napi_value *argv, size_t n, const char *what) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == n) return 1;
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: expected %zu arguments", what, n);
+  napi_throw_error(env, NULL, msg);
+  return 0;
+}
+
+// The wasm heap argument (an ArrayBuffer): its memory and length; otherwise throws.
+static int heap_arg(napi_env env, napi_value v, char **data, size_t *len, const char *what) {
+  void *d = NULL;
+  if (napi_get_arraybuffer_info(env, v, &d, len) == napi_ok) { *data = (char *)d; return 1; }
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: heap must be an ArrayBuffer", what);
+  napi_throw_error(env, NULL, msg);
+  return 0;
+}
+
 static int get_i64(napi_env env, napi_value v, int64_t *out) {
   return napi_get_value_int64(env, v, out) == napi_ok;
 }
@@ -516,10 +536,8 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
 // holds only those rows of `width` values (a row-sparse gradient); null grad: a zero gradient.
 // hyper: 1 − lr·wd, β1, β2, eps, step size lr/(1 − β1^t), √(1 − β2^t), gradient scale.
 static napi_value AdamW(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) return throw_msg(env, "adamw: expected 7 arguments");
+  if (!exact_args(env, info, argv, 7, "adamw")) return NULL;
   float *x, *g = NULL, *m, *v;
   size_t n, ng = 0, nm, nv;
   napi_valuetype t;
@@ -660,20 +678,17 @@ static void *gelu_grad_run(void *arg) {
 
 // gelu(heap, xOff, outOff, n) / geluGrad(heap, xOff, dyOff, outOff, n): byte offsets into the heap.
 static napi_value gelu_common(napi_env env, napi_callback_info info, int grad) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   size_t want = grad ? 5 : 4;
-  if (argc != want) return throw_msg(env, grad ? "geluGrad: expected 5 arguments" : "gelu: expected 4 arguments");
-  void *data = NULL;
+  const char *what = grad ? "geluGrad" : "gelu";
+  char *base = NULL;
   size_t len = 0;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return throw_msg(env, "gelu: heap must be an ArrayBuffer");
+  if (!exact_args(env, info, argv, want, what) || !heap_arg(env, argv[0], &base, &len, what)) return NULL;
   int64_t v[4];
   for (size_t i = 1; i < want; i++) if (!get_i64(env, argv[i], &v[i - 1])) return throw_msg(env, "gelu: expected integer arguments");
   int64_t n = v[want - 2];
   int64_t xOff = v[0], dyOff = grad ? v[1] : 0, outOff = grad ? v[2] : v[1];
   if (n < 0 || !in_bounds(len, xOff, n) || !in_bounds(len, outOff, n) || (grad && !in_bounds(len, dyOff, n))) return throw_msg(env, "gelu: operand outside the heap");
-  char *base = (char *)data;
   detect_cpu();
   int nt = optim_threads(n);
   gelu_job jobs[64];
@@ -704,20 +719,17 @@ static void colsum_base(const float *restrict x, float *restrict out, int64_t ro
 
 // columnSum(heap, xOff, outOff, rows, cols): byte offsets into the heap; out must not overlap x.
 static napi_value ColumnSum(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) return throw_msg(env, "columnSum: expected 5 arguments");
-  void *data = NULL;
+  char *data = NULL;
   size_t len = 0;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return throw_msg(env, "columnSum: heap must be an ArrayBuffer");
+  if (!exact_args(env, info, argv, 5, "columnSum") || !heap_arg(env, argv[0], &data, &len, "columnSum")) return NULL;
   int64_t v[4];
   for (int i = 0; i < 4; i++) if (!get_i64(env, argv[i + 1], &v[i])) return throw_msg(env, "columnSum: expected integer arguments");
   int64_t xOff = v[0], outOff = v[1], rows = v[2], cols = v[3];
   if (rows < 0 || cols < 0 || !in_bounds(len, xOff, rows * cols) || !in_bounds(len, outOff, cols)) return throw_msg(env, "columnSum: operand outside the heap");
   if (outOff < xOff + rows * cols * 4 && xOff < outOff + cols * 4) return throw_msg(env, "columnSum: output overlaps the input");
-  const float *x = (const float *)((char *)data + xOff);
-  float *out = (float *)((char *)data + outOff);
+  const float *x = (const float *)(data + xOff);
+  float *out = (float *)(data + outOff);
   detect_cpu();
 #ifdef HAVE_X86_DISPATCH
   if (have_avx2) { colsum_avx2(x, out, rows, cols); return NULL; }
