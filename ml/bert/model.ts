@@ -13,9 +13,10 @@ import type { Batch } from './batch.js';
 import { loadCheckpoint } from '../checkpoint/load.js';
 import { copyTokenizerFiles } from '../checkpoint/files.js';
 import { writeSafetensors } from '../safetensors/format.js';
-import { nativeMatmulActive } from './native-blas.js';
+import { nativeColumnSum, nativeGelu, nativeGeluGrad, nativeLayerKernelsActive, nativeMatmulActive } from './native-blas.js';
 import { embeddingGradsOnDevice } from './embedding-grads.js';
-import { backendIsCpu } from '../optim/adamw.js';
+import type { Gradient } from '../optim/gradient.js';
+import { backendIsCpu, wasmHeapView } from '../optim/adamw.js';
 
 /** HF's extended attention mask adds torch.finfo(float32).min at padded keys. */
 const MASK_VALUE = -3.4028234663852886e38;
@@ -54,19 +55,33 @@ export function layerNormInputGrad(dxhat: tf.Tensor, xhat: tf.Tensor, rstd: tf.T
   return tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(xhat, m2)), rstd);
 }
 
-/** Exact (erf) GELU: x Φ(x); gradient Φ(x) + x φ(x). */
+/**
+ * Exact (erf) GELU: x Φ(x); gradient Φ(x) + x φ(x). On wasm with the native addon, one C kernel
+ * each way (wasm's own Erf and Exp are ~25 ns per element: 9 ms for one demo activation).
+ */
 export const geluErf = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x]);
   return {
-    value: tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))),
+    value: nativeLayerKernelsActive() && x.dtype === 'float32' ? nativeGelu(x) : tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const xs = saved[0];
+      if (nativeLayerKernelsActive() && xs.dtype === 'float32' && dy.dtype === 'float32') return nativeGeluGrad(xs, dy);
       const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
       const pdf = tf.mul(1 / Math.sqrt(2 * Math.PI), tf.exp(tf.mul(-0.5, tf.square(xs))));
       return tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)));
     }),
   };
 }) as never) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * Σ over every axis but the last (a bias or LayerNorm parameter's gradient): the addon's column
+ * sum on wasm (tfjs-backend-wasm's Sum over leading axes transposes first), tf.sum elsewhere.
+ * `axes`, when given, must be exactly those leading axes.
+ */
+function columnSum(x: tf.Tensor, axes?: number[]): tf.Tensor {
+  if (nativeLayerKernelsActive() && x.dtype === 'float32') return nativeColumnSum(x);
+  return tf.sum(x, axes ?? Array.from({ length: x.rank - 1 }, (_, i) => i));
+}
 
 /** softmax(q kᵀ · scale + mask) v for q, k, v [B, nh, L, hd] and mask [B, 1, 1, L], without dropout. */
 export function attentionCore(scale: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor) => tf.Tensor {
@@ -120,7 +135,7 @@ export function plainOps(P: ParamGetter): LayerOps {
         return [
           tf.reshape(tf.matMul(dy2, Ws), [B, T, I]),
           weightGrad(dy2, xs),
-          tf.sum(dy2, 0),
+          columnSum(dy2),
         ];
       }),
     };
@@ -138,7 +153,7 @@ export function plainOps(P: ParamGetter): LayerOps {
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
             const [xh, rs, gs] = saved;
             const axes = [...Array(dy.rank - 1).keys()];
-            return [layerNormInputGrad(tf.mul(dy, gs), xh, rs), tf.sum(tf.mul(dy, xh), axes), tf.sum(dy, axes)];
+            return [layerNormInputGrad(tf.mul(dy, gs), xh, rs), columnSum(tf.mul(dy, xh), axes), columnSum(dy, axes)];
           }),
         };
       }) as never) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
@@ -297,12 +312,36 @@ export class BertForSequenceClassification {
     const { batchSize: B, seqLen: L } = batch;
     const H = this.config.hidden_size;
     this.checkBatch(batch);
+    const sum = this.embeddingSumOnHeap(batch);
+    if (sum) return sum;
     return tf.tidy(() => {
       const w = tf.gather(this.params.get('bert.embeddings.word_embeddings.weight')!, tf.tensor1d(batch.inputIds, 'int32'));
       const t = tf.gather(this.params.get('bert.embeddings.token_type_embeddings.weight')!, tf.tensor1d(batch.tokenTypeIds, 'int32'));
       const p = tf.slice(this.params.get('bert.embeddings.position_embeddings.weight')!, [0, 0], [L, H]);
       return tf.add(tf.reshape(tf.add(w, t), [B, L, H]), p) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * embeddingSum on wasm, read straight from the tables in the wasm heap: tfjs-backend-wasm's
+   * GatherV2 took 33 ms for the 1,408 rows of one demo batch from the 28,999-row table. Same
+   * float32 sums in the same order, (word + type) + position, so the same bits. Null elsewhere.
+   */
+  private embeddingSumOnHeap(batch: Batch): tf.Tensor3D | null {
+    const { batchSize: B, seqLen: L } = batch;
+    const H = this.config.hidden_size;
+    const out = new Float32Array(B * L * H);
+    // Views after the allocation above and before the next tfjs one (heap growth detaches them).
+    const word = wasmHeapView(this.params.get('bert.embeddings.word_embeddings.weight')!);
+    const type = wasmHeapView(this.params.get('bert.embeddings.token_type_embeddings.weight')!);
+    const pos = wasmHeapView(this.params.get('bert.embeddings.position_embeddings.weight')!);
+    if (!word || !type || !pos) return null;
+    const f = Math.fround;
+    for (let r = 0; r < B * L; r++) {
+      const w = batch.inputIds[r] * H, t = batch.tokenTypeIds[r] * H, p = (r % L) * H, o = r * H;
+      for (let j = 0; j < H; j++) out[o + j] = f(f(word[w + j] + type[t + j]) + pos[p + j]);
+    }
+    return tf.tensor3d(out, [B, L, H]);
   }
 
   private checkBatch(batch: Batch): void {
@@ -335,9 +374,14 @@ export class BertForSequenceClassification {
    * Mean cross-entropy over the rows with a label and the gradient of every parameter, in HF
    * layout. Embedding gradients come from the gradient of the embedding sum, with the padding row
    * left at zero as nn.Embedding(padding_idx) does: scattered in JS on the CPU backends, with
-   * backend ops on GPU backends (whose only reads are the loss and logits, asynchronous).
+   * backend ops on GPU backends (whose only reads are the loss and logits, asynchronous). With
+   * `sparseEmbeddingGrads` on the CPU backends the word embeddings' gradient is row-sparse
+   * (ml/optim/gradient.ts): only the rows of the batch's tokens, the same values as the dense
+   * tensor's.
    */
-  async lossAndGrads(batch: Batch, opts: ForwardOptions = {}): Promise<{ loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> }> {
+  lossAndGrads(batch: Batch, opts?: ForwardOptions & { sparseEmbeddingGrads?: false }): Promise<{ loss: number; logits: Float32Array; grads: Map<string, tf.Tensor> }>;
+  lossAndGrads(batch: Batch, opts: ForwardOptions & { sparseEmbeddingGrads?: boolean }): Promise<{ loss: number; logits: Float32Array; grads: Map<string, Gradient> }>;
+  async lossAndGrads(batch: Batch, opts: ForwardOptions & { sparseEmbeddingGrads?: boolean } = {}): Promise<{ loss: number; logits: Float32Array; grads: Map<string, Gradient> }> {
     const cfg = this.config;
     const { batchSize: B, seqLen: L } = batch;
     const H = cfg.hidden_size;
@@ -356,7 +400,7 @@ export class BertForSequenceClassification {
     const { value, grads } = tf.valueAndGrads(f)([emb, ...names.map((n) => this.params.get(n)!)]);
     emb.dispose();
     mask.dispose();
-    const out = new Map<string, tf.Tensor>();
+    const out = new Map<string, Gradient>();
     names.forEach((n, i) => out.set(n, grads[i + 1]));
     if (!backendIsCpu()) {
       for (const [n, g] of embeddingGradsOnDevice(grads[0] as tf.Tensor3D, batch, cfg, false)) out.set(n, g);
@@ -369,35 +413,41 @@ export class BertForSequenceClassification {
     if (!backendIsCpu()) return { loss: lossData[0], logits, grads: this.inParamOrder(out) };
     const dEmb = await grads[0].data() as Float32Array;
     grads[0].dispose();
-    // Scatter-add the embedding-sum gradient into the three tables.
+    // Scatter-add the embedding-sum gradient into the three tables: the word table's gradient as
+    // dense rows (row id × H) or row-sparse (slot of the id among the batch's ids × H).
     const V = cfg.vocab_size;
-    const dWord = new Float32Array(V * H);
+    const ids = batch.inputIds;
+    const pad = cfg.pad_token_id;
+    const sparseRows = opts.sparseEmbeddingGrads ? Int32Array.from(new Set(ids.filter((id) => id !== pad))).sort() : null;
+    const slotOf = sparseRows ? new Map(Array.from(sparseRows, (id, k) => [id, k])) : null;
+    const dWord = new Float32Array((sparseRows ? sparseRows.length : V) * H);
     const dPos = new Float32Array(cfg.max_position_embeddings * H);
     const dType = new Float32Array(cfg.type_vocab_size * H);
     for (let b = 0; b < B; b++) {
       for (let l = 0; l < L; l++) {
         const r = b * L + l;
         const src = r * H;
-        const id = batch.inputIds[r];
+        const id = ids[r];
         const tt = batch.tokenTypeIds[r];
-        const padRow = id === cfg.pad_token_id;
+        const padRow = id === pad;
+        const wordRow = padRow ? 0 : (slotOf ? slotOf.get(id)! : id) * H;
         for (let j = 0; j < H; j++) {
           const g = dEmb[src + j];
-          if (!padRow) dWord[id * H + j] += g;
+          if (!padRow) dWord[wordRow + j] += g;
           dPos[l * H + j] += g;
           dType[tt * H + j] += g;
         }
       }
     }
-    out.set('bert.embeddings.word_embeddings.weight', tf.tensor2d(dWord, [V, H]));
+    out.set('bert.embeddings.word_embeddings.weight', sparseRows ? { shape: [V, H], rows: sparseRows, values: dWord } : tf.tensor2d(dWord, [V, H]));
     out.set('bert.embeddings.position_embeddings.weight', tf.tensor2d(dPos, [cfg.max_position_embeddings, H]));
     out.set('bert.embeddings.token_type_embeddings.weight', tf.tensor2d(dType, [cfg.type_vocab_size, H]));
     return { loss: lossData[0], logits, grads: this.inParamOrder(out) };
   }
 
   /** The same map in named_parameters order. */
-  private inParamOrder(grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-    const ordered = new Map<string, tf.Tensor>();
+  private inParamOrder<G extends Gradient>(grads: Map<string, G>): Map<string, G> {
+    const ordered = new Map<string, G>();
     for (const n of this.params.keys()) ordered.set(n, grads.get(n)!);
     return ordered;
   }

@@ -22,7 +22,15 @@ interface Addon {
   sgemm(heap: ArrayBuffer, transA: boolean, transB: boolean, M: number, N: number, K: number,
     aOff: number, bOff: number, cOff: number, batch: number, strideA: number, strideB: number): void;
   squaredGradAccum(heap: ArrayBuffer, dyOff: number, xOff: number, B: number, T: number, O: number, I: number, sums: Float32Array): void;
+  sumSquares(x: Float32Array): number;
+  adamw(param: Float32Array, grad: Float32Array | null, expAvg: Float32Array, expAvgSq: Float32Array, rows: Int32Array | null, width: number, hyper: Float64Array): void;
+  gelu(heap: ArrayBuffer, xOff: number, outOff: number, n: number): void;
+  geluGrad(heap: ArrayBuffer, xOff: number, dyOff: number, outOff: number, n: number): void;
+  columnSum(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number): void;
 }
+
+/** The addon's optimizer kernels (ml/optim): the same arithmetic as their JavaScript loops, vectorised and threaded. */
+export type NativeOptimizerKernels = Pick<Addon, 'sumSquares' | 'adamw'>;
 
 export interface NativeBlasInfo {
   /** The library file that was loaded, e.g. libopenblas.so.0. */
@@ -86,6 +94,16 @@ export function loadNativeBlas(): NativeBlasInfo | null {
     loaded = null;
   }
   return loaded;
+}
+
+/**
+ * The optimizer kernels, or null: addon not built (or built before they existed), or
+ * FISHERFLOW_BLAS=none. They need no BLAS library; their threads are the BLAS's (setNativeBlasThreads),
+ * one without a library.
+ */
+export function nativeOptimizerKernels(): NativeOptimizerKernels | null {
+  loadNativeBlas();
+  return addon && typeof addon.adamw === 'function' && typeof addon.sumSquares === 'function' ? addon : null;
 }
 
 /** Sets the library's thread count (OpenBLAS, BLIS); returns the info with the new count. */
@@ -186,4 +204,84 @@ export function nativeSquaredGradAccum(dy: tf.Tensor2D, x: tf.Tensor2D, B: numbe
   const backend = tf.backend() as unknown as WasmBackendLike;
   const T = dy.shape[0] / B;
   addon.squaredGradAccum(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(backend, dy), offsetOf(backend, x), B, T, dy.shape[1], x.shape[1], sums);
+}
+
+/**
+ * Layer kernels of the addon registered as wasm-backend kernels: exact GELU and its gradient
+ * (tfjs-backend-wasm's Erf and Exp take ~25 ns per element) and column sums (its Sum over leading
+ * axes transposes first: ~1 ms per bias gradient of the demo model). Registered once; not used
+ * when the addon (or wasm) is not there, and callers use tfjs ops instead.
+ */
+const GELU = 'FisherflowGelu';
+const GELU_GRAD = 'FisherflowGeluGrad';
+const COLUMN_SUM = 'FisherflowColumnSum';
+let layerKernelsRegistered = false;
+
+function registerLayerKernels(): boolean {
+  if (layerKernelsRegistered) return true;
+  if (!addon || typeof addon.gelu !== 'function' || typeof addon.columnSum !== 'function') return false;
+  const native = addon;
+  const floatInputs = (inputs: tf.NamedTensorInfoMap, names: string[]) => names.every((n) => inputs[n]?.dtype === 'float32');
+  tf.registerKernel({
+    kernelName: GELU, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      if (!floatInputs(inputs, ['x'])) throw new Error(`${GELU}: float32 input expected`);
+      const b = backend as unknown as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const out = b.makeOutput(x.shape, 'float32');
+      native.gelu(b.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(b, x), offsetOf(b, out), numel(x.shape));
+      return out;
+    },
+  });
+  tf.registerKernel({
+    kernelName: GELU_GRAD, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      if (!floatInputs(inputs, ['x', 'dy'])) throw new Error(`${GELU_GRAD}: float32 inputs expected`);
+      const b = backend as unknown as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const dy = inputs.dy as tf.TensorInfo;
+      const out = b.makeOutput(x.shape, 'float32');
+      native.geluGrad(b.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(b, x), offsetOf(b, dy), offsetOf(b, out), numel(x.shape));
+      return out;
+    },
+  });
+  tf.registerKernel({
+    kernelName: COLUMN_SUM, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      if (!floatInputs(inputs, ['x'])) throw new Error(`${COLUMN_SUM}: float32 input expected`);
+      const b = backend as unknown as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const cols = x.shape[x.shape.length - 1];
+      const out = b.makeOutput([cols], 'float32');
+      native.columnSum(b.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(b, x), offsetOf(b, out), numel(x.shape) / cols, cols);
+      return out;
+    },
+  });
+  layerKernelsRegistered = true;
+  return true;
+}
+
+/** True when the active backend is wasm and the addon's layer kernels (GELU, column sums) are there. */
+export function nativeLayerKernelsActive(): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  loadNativeBlas();
+  return registerLayerKernels();
+}
+
+/** x·Φ(x) for a float32 wasm tensor (check nativeLayerKernelsActive first). */
+export function nativeGelu(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(GELU, { x }, {}) as tf.Tensor;
+}
+
+/** dy·(Φ(x) + x·φ(x)), the gradient of nativeGelu (check nativeLayerKernelsActive first). */
+export function nativeGeluGrad(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(GELU_GRAD, { x, dy }, {}) as tf.Tensor;
+}
+
+/**
+ * The sum over every axis but the last of a float32 tensor, [C] (check nativeLayerKernelsActive
+ * first): float32, row after row, as tfjs's Sum.
+ */
+export function nativeColumnSum(x: tf.Tensor): tf.Tensor1D {
+  return tf.engine().runKernel(COLUMN_SUM, { x }, {}) as tf.Tensor1D;
 }

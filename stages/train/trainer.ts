@@ -5,6 +5,7 @@ import type { TokenizedRow } from '../../ml/bert/batch.js';
 import { makeBatch } from '../../ml/bert/batch.js';
 import { AdamW } from '../../ml/optim/adamw.js';
 import { clipCoefficient, readGlobalGradNorm } from '../../ml/optim/clip.js';
+import { disposeGradients } from '../../ml/optim/gradient.js';
 import { linearWarmupDecay, warmupStepsFor } from '../../ml/optim/schedule.js';
 import { findLatestCheckpoint, loadOptimizerState, saveEpochCheckpoint, type TrainerState } from './checkpoint.js';
 import { epochOrder, lengthGroupedOrder, stepSeed } from './data-order.js';
@@ -113,14 +114,14 @@ export async function runTraining(job: TrainJob): Promise<TrainResult> {
         for (let i = b * s.batchSize; i < Math.min(n, (b + 1) * s.batchSize); i++) rows.push(job.train[order[i]]);
         const batch = makeBatch(rows, { padTo: s.padTo, padId: s.padId });
         lr = s.learningRate * linearWarmupDecay(state.step, warmup, totalSteps);
-        const { loss, grads } = await model.lossAndGrads(batch, { training: true, seed: stepSeed(s.seed, state.step) });
+        const { loss, grads } = await model.lossAndGrads(batch, { training: true, seed: stepSeed(s.seed, state.step), sparseEmbeddingGrads: true });
         if (!Number.isFinite(loss)) {
-          for (const g of grads.values()) g.dispose();
+          disposeGradients(grads);
           throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (epoch ${epoch + 1}); lower learning_rate or check the data`);
         }
         // Clipping is fused into the update: AdamW scales each gradient by the coefficient.
         optimizer.step(grads, lr, clipCoefficient(await readGlobalGradNorm(grads), s.maxGradNorm));
-        for (const g of grads.values()) g.dispose();
+        disposeGradients(grads);
         state.step++;
         lossSum += loss;
         windowSum += loss;

@@ -14,6 +14,8 @@ import { SafetensorsFile } from '../../ml/safetensors/format.js';
 import { readTorchStateDict } from '../../ml/checkpoint/torch-bin.js';
 import { tempDir } from '../helpers/stage-context.js';
 import { checkLogitsAndGrads } from './pytorch-reference.js';
+import { assertClose, maxAbsAll } from './close.js';
+import { denseValues, disposeGradients, isRowSparse } from '../../ml/optim/gradient.js';
 
 const dir = () => join(fixtureDir(), 'tiny-bert');
 const ref = () => SafetensorsFile.open(join(fixtureDir(), 'reference.safetensors'));
@@ -34,6 +36,47 @@ test('pytorch_model.bin (zip + pickle) and model.safetensors hold identical tens
 
 test('eval-mode logits and padded-batch loss and gradients equal PyTorch (wasm)', async () => {
   await checkLogitsAndGrads('wasm');
+});
+
+test('row-sparse word-embedding gradients (sparseEmbeddingGrads) hold exactly the dense gradient\'s nonzero rows', async () => {
+  await initBackend('wasm');
+  const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
+  const model = await BertForSequenceClassification.fromPretrained(dir());
+  try {
+    const batch = makeBatch(rows);
+    const dense = await model.lossAndGrads(batch);
+    const sparse = await model.lossAndGrads(batch, { sparseEmbeddingGrads: true });
+    assert.equal(sparse.loss, dense.loss);
+    const name = 'bert.embeddings.word_embeddings.weight';
+    const d = dense.grads.get(name)!.dataSync();
+    const s = sparse.grads.get(name)!;
+    assert.ok(isRowSparse(s));
+    const ids = [...new Set(batch.inputIds)].filter((id) => id !== model.config.pad_token_id).sort((a, b) => a - b);
+    assert.deepEqual([...s.rows], ids, 'the batch\'s token ids, padding excluded, ascending');
+    assert.deepEqual(denseValues(s), d, 'the same values, zero elsewhere');
+    for (const [n, g] of dense.grads) if (n !== name) assert.deepEqual((sparse.grads.get(n) as tf.Tensor).dataSync(), g.dataSync(), n);
+    for (const g of dense.grads.values()) g.dispose();
+    disposeGradients(sparse.grads);
+  } finally { model.dispose(); }
+});
+
+test('the embedding sum read from the wasm heap equals tfjs gather + add on the cpu backend, bit for bit', async () => {
+  const rows = await readTokenizedJsonl(join(fixtureDir(), 'data.jsonl'));
+  const batch = makeBatch(rows);
+  const sumOn = async (backend: 'wasm' | 'cpu') => {
+    await initBackend(backend);
+    const model = await BertForSequenceClassification.fromPretrained(dir());
+    try {
+      const e = model.embeddingSum(batch);
+      const bytes = Buffer.from((e.dataSync() as Float32Array).buffer.slice(0));
+      e.dispose();
+      return bytes;
+    } finally { model.dispose(); }
+  };
+  const wasm = await sumOn('wasm');
+  const cpu = await sumOn('cpu');
+  await initBackend('wasm');
+  assert.ok(wasm.equals(cpu));
 });
 
 test('save() writes config.json + model.safetensors that load back identically, with tokenizer files', async () => {

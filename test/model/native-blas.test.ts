@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../ml/bert/backend.js';
 import {
   loadNativeBlas, nativeBlasUnavailable, enableNativeMatmul, disableNativeMatmul, nativeMatmulActive, nativeSquaredGradAccum, ADDON_PATH,
+  nativeLayerKernelsActive, nativeGelu, nativeGeluGrad, nativeColumnSum,
 } from '../../ml/bert/native-blas.js';
 import { BertForSequenceClassification } from '../../ml/bert/model.js';
 import { readTokenizedJsonl } from '../../ml/bert/batch.js';
@@ -131,6 +132,88 @@ test('the Fisher with native BLAS equals the Fisher on wasm alone', { skip }, as
   } finally { model.dispose(); }
 });
 
+/** erf in float64: its Taylor series (|x| ≤ 3, ~1e-9 after cancellation), 1 - erfc's continued fraction beyond. */
+function erf64(x: number): number {
+  const a = Math.abs(x);
+  if (a > 3) {
+    let f = 0;
+    for (let k = 60; k >= 1; k--) f = (k / 2) / (a + f);
+    return Math.sign(x) * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + f));
+  }
+  let term = x, sum = x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17; n++) { term *= (-x * x) / n; sum += term / (2 * n + 1); }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+/** The GELU test inputs: a dense sweep of [-10, 10] plus the far tails and zeros, as float32. */
+function geluInputs(): Float32Array {
+  const r = mulberry32(5);
+  const xs = [0, -0, 1e-30, -1e-30, 30, -30, 1e6, -1e6];
+  for (let i = 0; i < 20_000; i++) xs.push(r() * 20 - 10);
+  for (let i = 0; i < 1_000; i++) xs.push((r() - 0.5) * 1e-3);
+  return Float32Array.from(xs);
+}
+
+test('native GELU and its gradient equal the exact erf formulas (float64) to float32 precision, in both builds', { skip }, async () => {
+  await initBackend('wasm');
+  assert.ok(nativeLayerKernelsActive());
+  const xs = geluInputs();
+  const dys = Float32Array.from(xs, (_, i) => ((i * 7919) % 13) / 6 - 1);
+  const x = tf.tensor1d(xs);
+  const dy = tf.tensor1d(dys);
+  const y = nativeGelu(x).dataSync();
+  const dx = nativeGeluGrad(x, dy).dataSync();
+  tf.dispose([x, dy]);
+  const cdf = (v: number) => 0.5 * (1 + erf64(v * Math.SQRT1_2));
+  const pdf = (v: number) => Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    const wantY = v * cdf(v);
+    const wantDx = dys[i] * (cdf(v) + v * pdf(v));
+    // float32 has 6e-8 relative precision; the kernels' erf is within 4e-7 absolute, exp 2 ulp.
+    assert.ok(Math.abs(y[i] - wantY) <= 1e-6 * Math.max(1, Math.abs(wantY)), `gelu(${v}) = ${y[i]}, want ${wantY}`);
+    assert.ok(Math.abs(dx[i] - wantDx) <= 1e-6 * Math.max(1, Math.abs(dys[i])), `gelu'(${v})·${dys[i]} = ${dx[i]}, want ${wantDx}`);
+  }
+  assert.ok(y[0] === 0 && y[1] === 0);
+  assert.equal(y[4], 30);
+  assert.ok(y[5] === 0); // -0, as x·0.5·(1 + erf) gives in float32 (and torch)
+  // The baseline (non-AVX2) loops, straight on a heap buffer in a child: the same values within
+  // float32 rounding (the AVX2 build may fuse multiply-adds).
+  const script = `
+    const b = require(${JSON.stringify(ADDON_PATH)});
+    const xs = Float32Array.from(${JSON.stringify(Array.from(xs.subarray(0, 4000)))});
+    const n = xs.length, heap = new ArrayBuffer(n * 16), f = new Float32Array(heap);
+    f.set(xs, 0);
+    for (let i = 0; i < n; i++) f[n + i] = 1;
+    b.gelu(heap, 0, 8 * n, n);
+    b.geluGrad(heap, 0, 4 * n, 12 * n, n);
+    console.log(JSON.stringify([Array.from(f.subarray(2 * n, 3 * n)), Array.from(f.subarray(3 * n))]));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, FISHERFLOW_NATIVE_BASELINE: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  const [baseY, baseD] = JSON.parse(r.stdout) as [number[], number[]];
+  for (let i = 0; i < baseY.length; i++) {
+    const v = xs[i];
+    assert.ok(Math.abs(baseY[i] - v * cdf(v)) <= 1e-6 * Math.max(1, Math.abs(v)), `baseline gelu(${v}) = ${baseY[i]}`);
+    assert.ok(Math.abs(baseD[i] - (cdf(v) + v * pdf(v))) <= 1e-6, `baseline gelu'(${v}) = ${baseD[i]}`);
+  }
+});
+
+test('native column sums equal a float32 row-after-row loop bit for bit (ranks 2 and 3, edge widths)', { skip }, async () => {
+  await initBackend('wasm');
+  assert.ok(nativeLayerKernelsActive());
+  for (const shape of [[1, 1], [5, 7], [3, 11, 64], [97, 300]]) {
+    const x = randomTensor(shape, shape.reduce((a, b) => a * b, 1));
+    const xs = x.dataSync() as Float32Array;
+    const cols = shape[shape.length - 1];
+    const want = new Float32Array(cols);
+    for (let r = 0; r < xs.length / cols; r++) for (let j = 0; j < cols; j++) want[j] = Math.fround(want[j] + xs[r * cols + j]);
+    const got = nativeColumnSum(x);
+    assert.deepEqual(got.shape, [cols]);
+    assert.deepEqual(got.dataSync(), want, `shape ${shape}`);
+    tf.dispose([x, got]);
+  }
+});
+
 test('bad operands give an error, not a crash', { skip }, () => {
   // In a child process: a crash there fails this test instead of the runner.
   const r = spawnSync(process.execPath, ['-e', `
@@ -143,12 +226,14 @@ test('bad operands give an error, not a crash', { skip }, () => {
       () => b.squaredGradAccum(heap, 0, 0, 1, 4, 4, 4, new Float32Array(15)),
       () => b.squaredGradAccum(heap, 0, 0, 1, 8, 4, 4, new Float32Array(16)),
       () => b.sgemm({}, false, false, 1, 1, 1, 0, 0, 0, 1, 0, 0),
+      () => b.columnSum(heap, 0, 0, 100, 100),
+      () => b.columnSum(heap, 0, 8, 2, 4),
     ];
     console.log(JSON.stringify(tries.map((f) => { try { f(); return 'no error'; } catch (e) { return e.message; } })));
   `], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const msgs = JSON.parse(r.stdout) as string[];
-  assert.deepEqual(msgs.map((m) => /outside the heap|wrong length|ArrayBuffer/.test(m)), [true, true, true, true, true], msgs.join(' | '));
+  assert.deepEqual(msgs.map((m) => /outside the heap|wrong length|ArrayBuffer|overlaps/.test(m)), [true, true, true, true, true, true, true], msgs.join(' | '));
 });
 
 test('FISHERFLOW_BLAS=none keeps everything on wasm and says so in the backend description', () => {
