@@ -1,11 +1,12 @@
-// The pipeline's `publish:` — stable copies of outputs in the workspace (reports/latest.html),
+// The pipeline's `publish:` — stable copies of outputs in the project (reports/latest.html, a path
+// relative to the project root, never outside it),
 // refreshed after each successful run, so a researcher always finds the latest report at one
 // path. A copy is replaced atomically (temp file + rename), and only when it still holds what
 // fisherflow last wrote there: a file someone edited, or one fisherflow never wrote, is left
 // alone with a warning. What was written is remembered in .fisherflow/published.json.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { renderString } from '../pipeline/template.js';
 import type { Workspace } from '../plan/workspace.js';
@@ -35,7 +36,10 @@ export function publishOutputs(ws: Workspace, records: Map<string, RunRecord>): 
   for (const [dest, template] of Object.entries(raw)) {
     const loc = ws.pipeline.source.locate(['publish', dest]);
     const source = String(renderString(template, outputEvaluator(ws, records, loc, null, 'publish')));
-    const target = resolve(ws.pipeline.dir, dest);
+    const target = resolve(ws.root, dest);
+    if (relative(ws.root, target).startsWith('..') || isAbsolute(relative(ws.root, target))) {
+      throw new UserError(`publish: ${dest}: must be a path inside the project (${ws.root}), relative to it`, loc);
+    }
     const shown = relative(process.cwd(), target) || target;
     if (source.startsWith('(')) { result.warnings.push(`publish ${dest}: ${source}`); continue; }
     if (!existsSync(source) || !statSync(source).isFile()) throw new UserError(`publish: ${dest}: ${source} is not a file (publish copies file outputs)`, loc);
@@ -69,5 +73,5 @@ export function publishOutputs(ws: Workspace, records: Map<string, RunRecord>): 
 /** The absolute workspace paths `publish:` names (for the fast path to watch). */
 export function publishedPaths(ws: Workspace): string[] {
   const raw = (ws.pipeline.source.value as { publish?: Record<string, string> }).publish;
-  return Object.keys(raw ?? {}).map((dest) => resolve(ws.pipeline.dir, dest));
+  return Object.keys(raw ?? {}).map((dest) => resolve(ws.root, dest));
 }

@@ -60,9 +60,10 @@ export function pipelineSummary(ws: Workspace, records: Map<string, RunRecord>, 
     if (typeof item === 'string') {
       out.push(String(renderString(item, evaluate)));
     } else if ('link' in item) {
-      // A file:// URL a terminal can open with a click: an output in the store, or a workspace path.
+      // A file:// URL a terminal can open with a click: an output in the store, or a path in the
+      // project (relative to its root, as publish: paths are).
       const target = String(renderString(item.link, outputEvaluator(ws, records, loc, null)));
-      const abs = isAbsolute(target) ? target : resolve(ws.pipeline.dir, target);
+      const abs = isAbsolute(target) ? target : resolve(ws.root, target);
       out.push(`${item.label ?? 'Open'}: ${target.startsWith('(') ? target : pathToFileURL(abs).href}`);
     } else {
       const path = String(renderString(item.print, evaluate));

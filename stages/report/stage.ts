@@ -38,7 +38,7 @@ const pathInput = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
 const stage = defineStage<ReportInputs>({
   stageApiVersion: 1,
   type: 'report',
-  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlap table, pairwise heatmap, per-layer overlap, training curves, plots, DAG, params, versions and lock keys.',
+  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlaps with intervals and each model\'s accuracy (a warning where a model is at chance), per-pair per-layer overlap, per-epoch accuracy and loss, pairwise heatmap, plots, DAG, params, versions and lock keys; summary.txt for the terminal.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
