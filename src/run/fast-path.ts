@@ -156,7 +156,7 @@ export function tryFastPath(args: FastPathArgs): FastPathHit | null {
  * Remember a fully successful run. `records` holds every stage's result. Anything that cannot be
  * watched reliably (a missing path, a link) means no snapshot: the next run plans normally.
  */
-export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<string, RunRecord>, summary: string[]): void {
+export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<string, RunRecord>, summary: string[], published: string[] = []): void {
   if (args.env.FISHERFLOW_NO_FAST_PATH) return;
   const file = snapshotPath(ws.root, argsKey(args));
   rmSync(file, { force: true });
@@ -168,7 +168,7 @@ export function saveFastPath(ws: Workspace, args: FastPathArgs, records: Map<str
     const paramsFiles = ws.pipeline.paramsFiles.files.map((f) => join(ws.pipeline.dir, f.name));
     // A params.yaml that appears later changes the params.
     if (!existsSync(join(ws.pipeline.dir, DEFAULT_PARAMS_FILE))) watched.push([join(ws.pipeline.dir, DEFAULT_PARAMS_FILE), 'a', 0, 0, 0]);
-    for (const p of [ws.pipeline.file, ws.lockPath, ...paramsFiles, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : [])]) {
+    for (const p of [ws.pipeline.file, ws.lockPath, ...paramsFiles, ...(args.paramsFile ? [resolve(args.cwd, args.paramsFile)] : []), ...published]) {
       if (!watchTree(p, watched)) return false;
     }
     // Engine and stage code: any rebuild or edit shows up as a changed mtime.

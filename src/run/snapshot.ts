@@ -1,4 +1,5 @@
 // What a report stage learns about its pipeline.
+import { execFileSync } from 'node:child_process';
 import { relative } from 'node:path';
 import type { PipelineSnapshot } from '../stage/api.js';
 import { packageVersion } from '../package-root.js';
@@ -16,6 +17,16 @@ export function pipelineSnapshot(ws: Workspace, plans: Map<string, StagePlan>): 
       const p = plans.get(n);
       return { name: n, type: s.type, needs: [...ws.dag.upstream.get(n)!], key: p?.key ?? null, status: p?.status, outputs: s.outs };
     }),
-    versions: { fisherflow: packageVersion(), node: process.version },
+    versions: { fisherflow: packageVersion(), node: process.version, ...projectCommit(ws.root) },
   };
+}
+
+/** The project's git commit (HEAD of the repository holding the workspace), when there is one. */
+function projectCommit(root: string): { 'project commit'?: string } {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    return /^[0-9a-f]{40,64}$/.test(head) ? { 'project commit': head } : {};
+  } catch {
+    return {};
+  }
 }

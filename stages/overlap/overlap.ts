@@ -143,16 +143,30 @@ export function bootstrapOverlap(a: ChunkedFisher, b: ChunkedFisher, replicates:
       const n = fa[0].info(name).shape.reduce((x, y) => x * y, 1);
       for (let off = 0; off < n; off += BLOCK) {
         const cnt = Math.min(BLOCK, n - off);
-        const ca = fa.map((f) => f.readFloat32Range(name, off, cnt));
-        const cb = fb.map((f) => f.readFloat32Range(name, off, cnt));
+        const fullA = fa.map((f) => f.readFloat32Range(name, off, cnt));
+        const fullB = fb.map((f) => f.readFloat32Range(name, off, cnt));
+        // Only elements some chunk gives a non-zero Fisher can contribute (a zero adds exactly 0 to
+        // every sum): the embedding rows of tokens the examples never use are most of a BERT's
+        // parameters, so the replicates run over the few that matter, with the same result.
+        const keep: number[] = [];
+        for (let i = 0; i < cnt; i++) {
+          let any = false;
+          for (const c of fullA) if (c[i] !== 0) { any = true; break; }
+          if (!any) for (const c of fullB) if (c[i] !== 0) { any = true; break; }
+          if (any) keep.push(i);
+        }
+        const m = keep.length;
+        const compact = (c: Float32Array) => (m === cnt ? c : Float32Array.from(keep, (i) => c[i]));
+        const ca = fullA.map(compact);
+        const cb = fullB.map(compact);
         for (let r = 0; r < replicates; r++) {
-          ra.fill(0, 0, cnt);
-          rb.fill(0, 0, cnt);
-          for (let k = 0; k < Ka; k++) { const w = wa[r][k]; if (w) { const c = ca[k]; for (let i = 0; i < cnt; i++) ra[i] += w * c[i]; } }
-          for (let k = 0; k < Kb; k++) { const w = wb[r][k]; if (w) { const c = cb[k]; for (let i = 0; i < cnt; i++) rb[i] += w * c[i]; } }
+          ra.fill(0, 0, m);
+          rb.fill(0, 0, m);
+          for (let k = 0; k < Ka; k++) { const w = wa[r][k]; if (w) { const c = ca[k]; for (let i = 0; i < m; i++) ra[i] += w * c[i]; } }
+          for (let k = 0; k < Kb; k++) { const w = wb[r][k]; if (w) { const c = cb[k]; for (let i = 0; i < m; i++) rb[i] += w * c[i]; } }
           // Plain float64 within a block, compensated across blocks.
           let s1 = 0, s2 = 0, s3 = 0;
-          for (let i = 0; i < cnt; i++) { const x = ra[i], y = rb[i]; s1 += x; s2 += y; s3 += Math.sqrt(x * y); }
+          for (let i = 0; i < m; i++) { const x = ra[i], y = rb[i]; s1 += x; s2 += y; s3 += Math.sqrt(x * y); }
           sa[r] += s1; sb[r] += s2; sab[r].add(s3);
         }
       }

@@ -4,7 +4,7 @@
 // pipelines of the size people write by hand.
 
 import { AXIS, INK, MUTED } from './palette.js';
-import { el, emptyChart, escapeXml, idFragment, svgDocument, textNode, textWidth, truncate } from './svg.js';
+import { el, emptyChart, escapeXml, idFragment, svgDocument, textNode, textWidth } from './svg.js';
 
 export interface DagStage {
   name: string;
@@ -12,6 +12,34 @@ export interface DagStage {
   needs: readonly string[];
   status?: string;
   key?: string | null;
+  /** A family node (a foreach/matrix stage drawn once): its members' full names. */
+  members?: readonly string[];
+}
+
+/**
+ * The DAG of stage families: the members of a foreach or matrix (NAME@item) become one node
+ * NAME, typed "TYPE × N", with the edges between families. A pipeline of 60 stages reads as ~20.
+ */
+export function dagFamilies(stages: readonly DagStage[]): DagStage[] {
+  const family = (n: string) => (n.includes('@') ? n.slice(0, n.indexOf('@')) : n);
+  const byFamily = new Map<string, DagStage[]>();
+  for (const s of stages) {
+    const f = family(s.name);
+    if (!byFamily.has(f)) byFamily.set(f, []);
+    byFamily.get(f)!.push(s);
+  }
+  return [...byFamily].map(([name, members]) => {
+    const types = [...new Set(members.map((m) => m.type))];
+    const needs = [...new Set(members.flatMap((m) => m.needs.map(family)))].filter((n) => n !== name && byFamily.has(n));
+    const failed = members.find((m) => m.status !== undefined && /fail|error/i.test(m.status));
+    return {
+      name, needs,
+      type: members.length > 1 ? `${types.join(', ')} × ${members.length}` : types[0]!,
+      status: failed?.status ?? (members.length === 1 ? members[0]!.status : undefined),
+      key: members.length === 1 ? members[0]!.key : undefined,
+      members: members.length > 1 ? members.map((m) => m.name) : undefined,
+    };
+  });
 }
 
 export interface DagLayout {
@@ -106,10 +134,12 @@ export interface DagChartOptions {
 export function dagChart(stages: readonly DagStage[], opts: DagChartOptions): string {
   if (stages.length === 0) return emptyChart('dag', 'no pipeline stages known');
   const { slots, routes } = layoutDag(stages);
-  const nameLabels = new Map(stages.map((s) => [s.name, truncate(s.name, 30)]));
-  const typeLabels = new Map(stages.map((s) => [s.name, truncate(s.type, 30)]));
-  const nodeW = Math.min(220, Math.max(110, ...stages.map((s) => Math.max(
-    textWidth(nameLabels.get(s.name)!, 12) * 1.08, textWidth(typeLabels.get(s.name)!, 10)) + 22)));
+  // Full names, never truncated: a DAG whose nodes read "evaluate-interp…" cannot be followed.
+  // Columns get wider instead, and the chart scrolls sideways when it must.
+  const nameLabels = new Map(stages.map((s) => [s.name, s.name]));
+  const typeLabels = new Map(stages.map((s) => [s.name, s.type]));
+  const nodeW = Math.max(110, ...stages.map((s) => Math.max(
+    textWidth(nameLabels.get(s.name)!, 12) * 1.08, textWidth(typeLabels.get(s.name)!, 10)) + 22));
   const nodeH = 38;
   const gapX = 40;
   const gapY = 14;
@@ -160,7 +190,7 @@ export function dagChart(stages: readonly DagStage[], opts: DagChartOptions): st
   for (const s of stages) {
     const p = pos.get(s.name)!;
     const failed = s.status !== undefined && /fail|error/i.test(s.status);
-    const tip = [`${s.name} (${s.type})`, s.status ? `status: ${s.status}` : '', s.key ? `key: ${s.key}` : ''].filter(Boolean).join('\n');
+    const tip = [`${s.name} (${s.type})`, s.members ? `stages: ${s.members.join(', ')}` : '', s.status ? `status: ${s.status}` : '', s.key ? `key: ${s.key}` : ''].filter(Boolean).join('\n');
     body.push(el('g', {}, [
       el('title', {}, escapeXml(tip)),
       el('rect', {

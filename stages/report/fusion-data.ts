@@ -10,10 +10,17 @@ export interface SetAccuracy {
   accuracy?: number | null;
   loss?: number | null;
   examples?: number;
+  /** confusion[label][predicted] (the evaluate stage writes it): label counts for the majority baseline. */
+  confusion?: number[][];
 }
 
 export interface EvaluationFile {
   sets: Record<string, SetAccuracy>;
+  /** What it ran on (the evaluate stage records it). */
+  backend?: string;
+  device?: string;
+  blas?: string;
+  adapter?: string;
   model?: { path?: string; merge?: { method?: string; weights?: number[]; models?: Array<{ name?: string }> } };
 }
 

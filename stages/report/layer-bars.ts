@@ -63,12 +63,13 @@ function stat(values: number[]): BarStat | undefined {
   return { mean: v.reduce((s, x) => s + x, 0) / v.length, min: Math.min(...v), max: Math.max(...v), count: v.length };
 }
 
-export function layerBarSeries(pairs: readonly OverlapPair[]): BarSeries[] {
+/** Bars by kind (means) when pairs have shared/unshared kinds, else one per pair; `perPair` forces one per pair. */
+export function layerBarSeries(pairs: readonly OverlapPair[], perPair = false, labels?: Map<OverlapPair, string>): BarSeries[] {
   const withGroups = pairs.filter((p) => p.groups && Object.keys(p.groups).length > 0);
-  const byKind = withGroups.some((p) => p.kind === 'shared' || p.kind === 'unshared');
+  const byKind = !perPair && withGroups.some((p) => p.kind === 'shared' || p.kind === 'unshared');
   const buckets = new Map<string, OverlapPair[]>();
   for (const p of withGroups) {
-    const key = byKind ? (p.kind ?? 'other') : pairName(p);
+    const key = byKind ? (p.kind ?? 'other') : labels?.get(p) ?? pairName(p);
     if (!buckets.has(key)) buckets.set(key, []);
     buckets.get(key)!.push(p);
   }
@@ -83,18 +84,22 @@ export function layerBarSeries(pairs: readonly OverlapPair[]): BarSeries[] {
       const s = stat(members.map((p) => p.groups![g]).filter((x): x is number => typeof x === 'number'));
       if (s) values.set(g, s);
     }
-    return { name: key, kind: byKind ? key : undefined, pairs: members.map(pairName), values };
+    return { name: key, kind: byKind ? key : perPair ? members[0]!.kind : undefined, pairs: members.map(pairName), values };
   });
 }
 
 export interface LayerBarsOptions {
   idPrefix: string;
   title: string;
+  /** One bar per pair even when pairs have kinds (coloured per pair, unshared ones hatched). */
+  perPair?: boolean;
+  /** Legend label of each pair (default: its label, or "a ~ b"). */
+  labels?: Map<OverlapPair, string>;
 }
 
 export function layerBars(pairs: readonly OverlapPair[], opts: LayerBarsOptions): string {
   const groups = orderedGroups(pairs);
-  const series = layerBarSeries(pairs);
+  const series = layerBarSeries(pairs, opts.perPair, opts.labels);
   if (groups.length === 0 || series.length === 0) return emptyChart('layer-bars', 'no per-layer overlaps in this pipeline');
 
   const s = series.length;
@@ -104,14 +109,16 @@ export function layerBars(pairs: readonly OverlapPair[], opts: LayerBarsOptions)
   const rotate = Math.max(...labels.map((l) => textWidth(l, 11))) > bandW - 4;
   const xLabelH = rotate ? Math.max(...labels.map((l) => textWidth(l, 11))) * Math.SQRT1_2 + 16 : 22;
 
-  const legendItems = series.map((sr) => (sr.kind ? kindStyle(sr.kind).label : truncate(sr.name, 32)));
+  const legendItems = series.map((sr) => (sr.kind && !opts.perPair ? kindStyle(sr.kind).label : opts.perPair ? sr.name : truncate(sr.name, 32)));
   const legendH = 26;
   // A long first label, rotated, reaches left past its band: widen the margin for it.
   const left = Math.max(58, rotate ? textWidth(labels[0]!, 11) * Math.SQRT1_2 - bandW / 2 + 6 : 0);
   const top = legendH + 12;
   const plotW = groups.length * bandW;
   const plotH = 230;
-  const width = Math.max(left + plotW + 16, 420);
+  const legendText = (sr: BarSeries, i: number) => (sr.kind && !opts.perPair && sr.pairs.length > 1 ? `${legendItems[i]} (mean of ${sr.pairs.length} pairs)` : legendItems[i]!);
+  const legendW = series.reduce((w, sr, i) => w + 34 + textWidth(legendText(sr, i), 12), 0);
+  const width = Math.max(left + plotW + 16, 420, left + legendW);
   const height = top + plotH + xLabelH + 22;
 
   const maxValue = Math.max(1, ...series.flatMap((sr) => [...sr.values.values()].map((v) => v.max)));
@@ -130,7 +137,9 @@ export function layerBars(pairs: readonly OverlapPair[], opts: LayerBarsOptions)
   body.push(textNode(16, yMid, 'Fisher overlap', { transform: `rotate(-90 16 ${yMid})`, 'text-anchor': 'middle', fill: INK }));
 
   const fills = series.map((sr, i) => {
-    const style = sr.kind ? kindStyle(sr.kind) : { color: barColor(i), hatch: false, label: sr.name };
+    // One bar per pair: the kind's own colour when each kind has one pair (as the table's swatches), else a colour per pair.
+    const kindOnce = sr.kind !== undefined && series.filter((x) => x.kind === sr.kind).length === 1;
+    const style = sr.kind && (!opts.perPair || kindOnce) ? kindStyle(sr.kind) : { color: barColor(i), hatch: sr.kind === 'unshared', label: sr.name };
     if (!style.hatch) return style.color;
     const p = hatchPattern(opts.idPrefix, `${i}-${sr.name}`, style.color);
     defs += p.defs;
@@ -175,11 +184,11 @@ export function layerBars(pairs: readonly OverlapPair[], opts: LayerBarsOptions)
     const tip = `${label}: ${sr.pairs.join(', ')}`;
     body.push(el('g', {}, [
       el('rect', { x: lx, y: 8, width: 14, height: 12, fill: fills[i], stroke: INK, 'stroke-width': 0.5 }),
-      textNode(lx + 20, 18, sr.kind && sr.pairs.length > 1 ? `${label} (mean of ${sr.pairs.length} pairs)` : label, { fill: INK }),
+      textNode(lx + 20, 18, sr.kind && !opts.perPair && sr.pairs.length > 1 ? `${label} (mean of ${sr.pairs.length} pairs)` : label, { fill: INK }),
       el('title', {}, escapeXml(tip)),
     ]));
-    lx += 34 + textWidth(sr.kind && sr.pairs.length > 1 ? `${label} (mean of ${sr.pairs.length} pairs)` : label, 12);
+    lx += 34 + textWidth(sr.kind && !opts.perPair && sr.pairs.length > 1 ? `${label} (mean of ${sr.pairs.length} pairs)` : label, 12);
   });
 
-  return svgDocument(width, height, body, { chart: 'layer-bars', title: opts.title, defs });
+  return svgDocument(width, height, body, { chart: opts.perPair ? 'layer-bars-per-pair' : 'layer-bars', title: opts.title, defs });
 }

@@ -25,6 +25,9 @@ export interface LineChartOptions {
   emptyMessage: string;
   /** Fixed y range (e.g. [0, 1] for accuracies); default: fitted to the data. */
   yDomain?: [number, number];
+  /** Plot area size in px (default 600 × 260); small multiples use less. */
+  plotWidth?: number;
+  plotHeight?: number;
 }
 
 /** SVG path data for the finite runs of a series (a null or non-finite y starts a new run). */
@@ -51,8 +54,8 @@ export function lineChart(series: readonly LineSeries[], opts: LineChartOptions)
   const legendW = Math.max(...names.map((n) => textWidth(n, 12))) + 44;
   const left = 62;
   const top = 14;
-  const plotW = 600;
-  const plotH = 260;
+  const plotW = opts.plotWidth ?? 600;
+  const plotH = opts.plotHeight ?? 260;
   const width = left + plotW + 20 + legendW;
   const height = top + plotH + 48;
   const sx = linearScale(xd.domain, [left, left + plotW]);

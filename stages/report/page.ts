@@ -3,15 +3,19 @@
 // up as a console error in the browser test instead of a silent request).
 
 import type { PipelineSnapshot } from 'fisherflow';
-import { dagChart } from './dag.js';
+import { dagChart, dagFamilies } from './dag.js';
 import { overlapHeatmap, pairKey } from './heatmap.js';
 import { layerBars, orderedGroups, pairName } from './layer-bars.js';
 import { lineChart, type LineSeries } from './line-chart.js';
-import { kindStyle } from './palette.js';
+import { INK, kindStyle, seriesStyle } from './palette.js';
 import { fisherNames, lookupOverlap, type EvalResult, type OverlapPair, type OverlapSet, type TrainedModel } from './report-data.js';
 import { escapeXml, html } from './svg.js';
 import { fusionSection, interpolationSection, type OverlapAnchor } from './fusion.js';
 import type { FusionEvaluations, InterpolationPath } from './fusion-data.js';
+import { chanceWarning, modelAccuracies } from './chance.js';
+import { targetMisses, targetMissText } from './targets.js';
+import { overlapRows, sig4, type OverlapRow, type SideAccuracy } from './overlap-rows.js';
+export { overlapRows };
 
 export interface ReportModel {
   title: string;
@@ -23,6 +27,8 @@ export interface ReportModel {
   interpolation?: InterpolationPath[];
   /** Sections drawn elsewhere (plots.ts), placed before the pipeline section. */
   extraSections?: Array<{ id: string; label: string; html: string }>;
+  /** Split → the accuracy each model should reach (the pipeline's declared targets). */
+  targets?: Record<string, number>;
 }
 
 export interface RenderedReport {
@@ -100,7 +106,28 @@ export function kindSummary(pairs: readonly OverlapPair[]): string | null {
   return parts.length === 0 ? null : `Mean overlap: ${parts.join(' &nbsp;·&nbsp; ')}`;
 }
 
-function overlapSection(set: OverlapSet, index: number, figures: Record<string, string>, lines: string[]): string {
+/** A model's accuracies beside an overlap, each set at chance marked with a visible warning. */
+function sideCell(s: SideAccuracy, targets: Record<string, number> | undefined): string {
+  if (!s.accuracy) return td(s.model ? escapeXml(s.model) : '—', 'muted');
+  const sets = s.accuracy.sets.map((x) => {
+    const value = `${escapeXml(x.split)} ${x.accuracy === null ? '—' : `${(x.accuracy * 100).toFixed(1)}%`}`;
+    const target = targets?.[x.split];
+    const below = target !== undefined && x.accuracy !== null && x.accuracy < target
+      ? ` ${html('span', { class: 'below', title: 'below the accuracy the pipeline targets' }, `(below ${Number((target * 100).toPrecision(4))}% target)`)}` : '';
+    return x.check?.atChance
+      ? html('span', { class: 'warn', title: `At chance: 95 % CI ${(x.check.low * 100).toFixed(1)}–${(x.check.high * 100).toFixed(1)} % reaches ${x.check.baseline}` }, `⚠ ${value} (at chance)`)
+      : html('span', {}, value) + below;
+  });
+  return td(`${html('strong', {}, escapeXml(s.model!))}: ${sets.join('<br>')}`, 'acc');
+}
+
+/** Shown heatmaps add what the table cannot: a pattern over many pairs. With few pairs computed it is mostly “–”. */
+export function heatmapAddsSomething(names: readonly string[], computed: number): boolean {
+  const possible = (names.length * (names.length - 1)) / 2;
+  return computed >= 3 && computed * 2 >= possible;
+}
+
+function overlapSection(set: OverlapSet, index: number, figures: Record<string, string>, lines: string[], rowsOfSet: readonly OverlapRow[], targets?: Record<string, number>): string {
   const suffix = set.name ? ` — ${set.name}` : '';
   const fileSuffix = set.name ? `-${set.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}` : index > 0 ? `-${index}` : '';
   const pairs = [...(set.data.pairs ?? [])];
@@ -115,22 +142,34 @@ function overlapSection(set: OverlapSet, index: number, figures: Record<string, 
     .map((p, i) => ({ p, i }))
     .sort((x, y) => (KIND_RANK[x.p.kind ?? ''] ?? 2) - (KIND_RANK[y.p.kind ?? ''] ?? 2) || x.i - y.i)
     .map((x) => x.p);
-  const hasInterval = pairs.some((p) => p.interval);
   const hasLabel = pairs.some((p) => p.label);
   const hasKind = pairs.some((p) => p.kind);
+  const hasAcc = rowsOfSet.some((r) => r.sides.some((x) => x.accuracy));
+  const rowOf = (p: OverlapPair) => rowsOfSet.find((r) => r.pair === p);
   if (ranked.length > 0) {
-    const head = ['Fisher A', 'Fisher B', ...(hasLabel ? ['Label'] : []), ...(hasKind ? ['Kind'] : []), 'Overlap', ...(hasInterval ? ['Interval'] : [])];
+    const head = ['Pair (Fisher A ~ Fisher B)', ...(hasKind ? ['Kind'] : []), 'Overlap', '95% interval', ...(hasAcc ? ['Model A accuracy', 'Model B accuracy'] : [])];
+    const outside = (p: OverlapPair) => p.interval !== undefined && typeof p.overlap === 'number' && (p.overlap < p.interval.low || p.overlap > p.interval.high);
     const rows = ranked.map((p) => [
-      td(escapeXml(p.a)),
-      td(escapeXml(p.b)),
-      ...(hasLabel ? [td(escapeXml(p.label ?? ''))] : []),
+      td(`${hasLabel ? `${escapeXml(rowOf(p)?.label ?? p.label ?? '')}<br>` : ''}<span class="muted small">${escapeXml(p.a)} ~ ${escapeXml(p.b)}</span>`),
       ...(hasKind ? [td(p.kind ? swatch(p.kind) + escapeXml(p.kind) : '—')] : []),
-      td(formatOverlap(p.overlap), 'num'),
-      ...(hasInterval ? [td(p.interval
-        ? `[${formatOverlap(p.interval.low)}, ${formatOverlap(p.interval.high)}]${p.interval.level !== undefined ? ` <span class="muted">${escapeXml(formatNumber(p.interval.level * 100, 3))}%</span>` : ''}`
-        : '—', 'num')] : []),
+      td(`${sig4(p.overlap)}${outside(p) ? html('sup', { title: 'outside its bootstrap interval: see the note below the table' }, '*') : ''}`, 'num'),
+      td(p.interval
+        ? `[${sig4(p.interval.low)}, ${sig4(p.interval.high)}]${p.interval.level !== undefined && Math.abs(p.interval.level - 0.95) > 1e-9 ? ` <span class="muted">${escapeXml(formatNumber(p.interval.level * 100, 3))}%</span>` : ''}`
+        : html('span', { class: 'muted', title: 'Give the fim stages chunks: K and the overlap stage bootstrap: N' }, 'none computed'), 'num'),
+      ...(hasAcc ? rowOf(p)!.sides.map((x) => sideCell(x, targets)) : []),
     ]);
-    parts.push(table(head, rows, 'overlap-table'));
+    parts.push(html('div', { class: 'scroll' }, table(head, rows, 'overlap-table')));
+    if (pairs.some(outside)) {
+      parts.push(html('p', { class: 'sub small' }, '* The estimate lies outside its percentile bootstrap interval. The overlap of Fishers estimated from few examples is biased low, and a bootstrap replicate, drawn from the chunks with replacement, holds fewer distinct examples than the whole set, so its overlap is lower still: the interval shows the spread, shifted down by that bias. Compare pairs by their intervals, and use more examples (examples, chunks) to shrink both.'));
+    }
+    if (!pairs.some((p) => p.interval)) parts.push(note('No bootstrap intervals: an overlap from one sample of examples has no error bar here. Give the fim stages chunks: K and the overlap stage bootstrap: N.'));
+    const warnings = [...new Set(rowsOfSet.flatMap((r) => r.sides.flatMap((x) => x.warnings)))];
+    if (warnings.length) {
+      parts.push(html('div', { class: 'warning', role: 'alert' }, [
+        html('strong', {}, '⚠ At chance: these overlaps compare models that have not learnt the set.'),
+        html('ul', {}, warnings.map((w) => html('li', {}, escapeXml(w)))),
+      ]));
+    }
     const summary = kindSummary(pairs);
     if (summary) parts.push(html('p', { class: 'summary' }, summary));
   } else {
@@ -139,15 +178,18 @@ function overlapSection(set: OverlapSet, index: number, figures: Record<string, 
 
   const names = fisherNames(set.data);
   const kinds = new Map(pairs.filter((p) => p.kind).map((p) => [pairKey(p.a, p.b), p.kind!]));
-  const heat = overlapHeatmap(names, (a, b) => lookupOverlap(set.data, a, b), { idPrefix: `ov${index}-heat`, title: `Pairwise Fisher overlap${suffix}`, kinds });
-  figures[`overlap-heatmap${fileSuffix}.svg`] = heat;
-  parts.push(html('h3', {}, escapeXml(`Pairwise overlap${suffix}`)));
-  const outlined = [...kinds.values()].some((k) => k === 'shared' || k === 'unshared');
-  const missing = names.some((a, i) => names.slice(i + 1).some((b) => typeof lookupOverlap(set.data, a, b) !== 'number'));
-  parts.push(figure(heat, 'Fisher overlap of every pair of Fishers (1 − Fréchet distance of the normalised diagonal Fishers; 1 = identical). '
-    + 'Symmetric; the diagonal is 1 by definition.'
-    + (outlined ? ' Outlined cells are the analysed pairs: solid = shared (original-task) knowledge, dashed = unshared (shortcut) knowledge.' : '')
-    + (missing ? ' “–” = not computed.' : '')));
+  const computed = names.reduce((c, a, i) => c + names.slice(i + 1).filter((b) => typeof lookupOverlap(set.data, a, b) === 'number').length, 0);
+  if (heatmapAddsSomething(names, computed)) {
+    const heat = overlapHeatmap(names, (a, b) => lookupOverlap(set.data, a, b), { idPrefix: `ov${index}-heat`, title: `Pairwise Fisher overlap${suffix}`, kinds });
+    figures[`overlap-heatmap${fileSuffix}.svg`] = heat;
+    parts.push(html('h3', {}, escapeXml(`Pairwise overlap${suffix}`)));
+    const outlined = [...kinds.values()].some((k) => k === 'shared' || k === 'unshared');
+    const missing = computed < (names.length * (names.length - 1)) / 2;
+    parts.push(figure(heat, 'Fisher overlap of every pair of Fishers (1 − Fréchet distance of the normalised diagonal Fishers; 1 = identical). '
+      + 'Symmetric; the diagonal is 1 by definition.'
+      + (outlined ? ' Outlined cells are the analysed pairs: solid = shared (original-task) knowledge, dashed = unshared (shortcut) knowledge.' : '')
+      + (missing ? ' “–” = not computed.' : '')));
+  }
 
   const fishers = Object.entries(set.data.fishers ?? {});
   if (fishers.length > 0) {
@@ -160,12 +202,21 @@ function overlapSection(set: OverlapSet, index: number, figures: Record<string, 
     ]));
   }
 
-  const bars = layerBars(pairs, { idPrefix: `ov${index}-bars`, title: `Fisher overlap per parameter group${suffix}` });
-  figures[`layer-bars${fileSuffix}.svg`] = bars;
   parts.push(html('h3', {}, escapeXml(`Where the overlap lives${suffix}`)));
   const byKind = pairs.some((p) => p.kind === 'shared' || p.kind === 'unshared');
-  parts.push(figure(bars, 'Fisher overlap restricted to each parameter group (embeddings, each encoder layer’s attention and feed-forward blocks, pooler, classifier). '
-    + (byKind ? 'Bars show the mean over the pairs of each kind; whiskers their range.' : 'One bar per pair.')));
+  // Means by kind only say more than the pairs themselves when a kind has several pairs.
+  const kindCounts = new Map<string, number>();
+  for (const p of pairs) if (p.kind) kindCounts.set(p.kind, (kindCounts.get(p.kind) ?? 0) + 1);
+  if (byKind && [...kindCounts.values()].some((c) => c > 1)) {
+    const bars = layerBars(pairs, { idPrefix: `ov${index}-bars`, title: `Mean Fisher overlap per parameter group, by kind${suffix}` });
+    figures[`layer-bars${fileSuffix}.svg`] = bars;
+    parts.push(figure(bars, 'Fisher overlap restricted to each parameter group (embeddings, each encoder layer’s attention and feed-forward blocks, pooler, classifier). '
+      + 'Bars show the mean over the pairs of each kind; whiskers their range.'));
+  }
+  const perPair = layerBars(pairs, { idPrefix: `ov${index}-pairbars`, title: `Fisher overlap per pair and parameter group${suffix}`, perPair: true, labels: new Map(pairs.map((p) => [p, rowOf(p)?.label ?? p.label ?? `${p.a} ~ ${p.b}`])) });
+  figures[`layer-bars-per-pair${fileSuffix}.svg`] = perPair;
+  parts.push(figure(perPair, 'Fisher overlap of each pair restricted to each parameter group (embeddings, each encoder layer’s attention and feed-forward blocks, pooler, classifier): one bar per pair'
+    + (byKind ? ', coloured by kind (solid = shared, hatched = unshared).' : '.')));
   const groups = orderedGroups(pairs);
   const grouped = pairs.filter((p) => p.groups && Object.keys(p.groups).length > 0);
   if (groups.length > 0 && grouped.length > 0) {
@@ -190,6 +241,30 @@ function trainingSeries(models: readonly TrainedModel[]): LineSeries[] {
       : (m.metrics.epochs ?? []).filter((e) => e.step !== undefined).map((e) => ({ x: e.step!, y: e.train_loss ?? null }));
     return { name: m.name, points };
   });
+}
+
+/** One model's accuracy and loss per epoch, as two small charts side by side. */
+function epochFigures(m: TrainedModel, figures: Record<string, string>, allSets: readonly string[]): string {
+  const epochs = m.metrics.epochs ?? [];
+  const sets: string[] = [];
+  for (const e of epochs) for (const n of Object.keys(e.eval ?? {})) if (!sets.includes(n)) sets.push(n);
+  // A set keeps its colour in every model's chart; the training loss (dropout on) is drawn in ink.
+  const style = (n: string) => seriesStyle(allSets.indexOf(n));
+  const small = { plotWidth: 250, plotHeight: 170 };
+  const acc = lineChart(sets.map((n) => ({ name: n, style: style(n), points: epochs.map((e) => ({ x: e.epoch, y: e.eval?.[n]?.accuracy ?? null })) })), {
+    chart: 'epoch-accuracy', title: `${m.name}: accuracy per epoch`, xLabel: 'epoch', yLabel: 'accuracy', emptyMessage: 'no evaluation per epoch', yDomain: [0.4, 1], ...small,
+  });
+  const loss = lineChart([
+    { name: 'training loss', style: { color: INK, dash: '9 3 2 3' }, points: epochs.map((e) => ({ x: e.epoch, y: e.train_loss ?? null })) },
+    ...sets.map((n) => ({ name: `${n} (eval)`, style: style(n), points: epochs.map((e) => ({ x: e.epoch, y: e.eval?.[n]?.loss ?? null })) })),
+  ], { chart: 'epoch-loss', title: `${m.name}: loss per epoch`, xLabel: 'epoch', yLabel: 'loss', emptyMessage: 'no loss per epoch', ...small });
+  const safe = m.name.replace(/[^a-zA-Z0-9_.-]/g, '_');
+  figures[`epochs-accuracy-${safe}.svg`] = acc;
+  figures[`epochs-loss-${safe}.svg`] = loss;
+  return html('figure', { class: 'model-epochs' }, [
+    html('div', { class: 'pair' }, [html('div', { class: 'chart' }, acc), html('div', { class: 'chart' }, loss)]),
+    html('figcaption', {}, `${html('strong', {}, escapeXml(m.name))}: ${epochs.length} epoch${epochs.length === 1 ? '' : 's'}${epochs.length === 1 ? ' (one point per line)' : ''}.`),
+  ]);
 }
 
 function trainingSection(models: readonly TrainedModel[], figures: Record<string, string>): string {
@@ -225,6 +300,11 @@ function trainingSection(models: readonly TrainedModel[], figures: Record<string
       rows.push([td(escapeXml(m.name)), td('—'), td('—'), td('—'), td('—'), ...evalNames.map(() => td('—'))]);
     }
   }
+  parts.push(html('h3', {}, 'Per epoch: accuracy and loss'));
+  parts.push(html('p', { class: 'sub' }, 'Each model after each epoch: accuracy on each evaluation set (dropout off; <em>train</em> is the training data evaluated as a set), and the mean training loss of the epoch (dropout on) beside each set\'s evaluation loss.'));
+  const allSets: string[] = [];
+  for (const m of models) for (const e of m.metrics.epochs ?? []) for (const n of Object.keys(e.eval ?? {})) if (!allSets.includes(n)) allSets.push(n);
+  parts.push(html('div', { class: 'multiples' }, models.map((m) => epochFigures(m, figures, allSets)).join('')));
   parts.push(html('h3', {}, 'Accuracy per evaluation set'));
   parts.push(html('p', { class: 'sub' }, 'Accuracy after each epoch and of the saved model (<em>final</em>); hover a value for the evaluation loss.'));
   parts.push(evalNames.length === 0 && rows.length === 0
@@ -243,16 +323,37 @@ export function flattenParams(value: unknown, prefix = '', out: Array<[string, s
   return out;
 }
 
-function pipelineSection(pipeline: PipelineSnapshot | undefined, figures: Record<string, string>): string {
+/** What the model stages ran on, from the evaluations and Fishers the report read: backend, device, BLAS. */
+export function runtimeVersions(model: ReportModel): Array<[string, string]> {
+  const seen = new Map<string, Set<string>>([['backend', new Set()], ['device', new Set()], ['BLAS', new Set()], ['GPU adapter', new Set()]]);
+  const add = (r: { backend?: unknown; device?: unknown; blas?: unknown; adapter?: unknown }) => {
+    if (typeof r.backend === 'string') seen.get('backend')!.add(r.backend);
+    if (typeof r.device === 'string') seen.get('device')!.add(r.device);
+    if (typeof r.blas === 'string') seen.get('BLAS')!.add(r.blas);
+    if (typeof r.adapter === 'string') seen.get('GPU adapter')!.add(r.adapter);
+  };
+  for (const e of [...(model.fusion?.models ?? []), ...(model.fusion?.fused ?? []), ...(model.interpolation ?? []).flatMap((p) => p.points.map((x) => x.evaluation))]) add(e.data);
+  for (const set of model.overlapSets) for (const f of Object.values(set.data.fishers ?? {})) add(f as Record<string, unknown>);
+  return [...seen].filter(([, v]) => v.size > 0).map(([k, v]) => [k, [...v].join('; ')]);
+}
+
+function pipelineSection(pipeline: PipelineSnapshot | undefined, figures: Record<string, string>, runtime: Array<[string, string]> = []): string {
   const parts: string[] = [html('h2', {}, 'Pipeline')];
   if (!pipeline) {
     parts.push(note('No pipeline snapshot: this report was made outside the engine.'));
     return html('section', { id: 'pipeline' }, parts);
   }
   parts.push(html('p', {}, `Pipeline file: ${html('code', {}, escapeXml(pipeline.file))}`));
-  const dag = dagChart(pipeline.stages, { idPrefix: 'dag', title: 'Pipeline stages and their dependencies' });
+  // Past a couple of dozen stages, a node per foreach/matrix member makes a thicket of edges:
+  // draw each family once (its members are listed in the table below and the node's tooltip).
+  const families = dagFamilies(pipeline.stages);
+  const collapse = pipeline.stages.length > 24 && families.length < pipeline.stages.length;
+  const dag = dagChart(collapse ? families : pipeline.stages, { idPrefix: 'dag', title: 'Pipeline stages and their dependencies' });
   figures['dag.svg'] = dag;
-  parts.push(figure(dag, 'Stages (name, and type below it) in dependency order, left to right; an arrow means “needs”.'));
+  parts.push(html('figure', {}, [html('div', { class: 'chart natural' }, dag), html('figcaption', {}, (collapse
+    ? `Stage families (${families.length} nodes for ${pipeline.stages.length} stages: a foreach or matrix stage is drawn once, its type followed by × its number of members, e.g. ${html('code', {}, 'model')} = ${html('code', {}, 'model@st')}, ${html('code', {}, 'model@op')}, …; hover a node for them). `
+    : 'Stages (name, and type below it). ')
+    + 'Data flows left to right: an arrow goes from a stage to each stage that uses its outputs. Scroll sideways for the whole graph.')]));
 
   parts.push(html('h3', {}, 'Stages and lock-file keys'));
   parts.push(html('p', { class: 'sub' }, 'Status as planned when the run started: <em>stale</em> stages were scheduled to run, <em>up-to-date</em> ones came from the cache. '
@@ -269,7 +370,7 @@ function pipelineSection(pipeline: PipelineSnapshot | undefined, figures: Record
     ? note('The pipeline declares no params.')
     : table(['Param', 'Value'], params.map(([k, v]) => [td(html('code', {}, escapeXml(k))), td(escapeXml(v))]), 'kv'));
 
-  const versions = Object.entries(pipeline.versions);
+  const versions = [...Object.entries(pipeline.versions), ...runtime];
   parts.push(html('h3', {}, 'Versions'));
   parts.push(versions.length === 0 ? note('No versions recorded.') : table(['Component', 'Version'], versions.map(([k, v]) => [td(escapeXml(k)), td(html('code', {}, escapeXml(String(v))))]), 'kv'));
   return html('section', { id: 'pipeline' }, parts);
@@ -307,6 +408,17 @@ figcaption { color: #555; font-size: 12.5px; max-width: 820px; margin-top: 6px; 
 details { margin: 6px 0 12px; }
 summary { cursor: pointer; color: #1f4e79; }
 p.summary { margin: 0 0 14px; }
+div.warning { background: #fff4e5; border: 1.5px solid #c05a00; border-left-width: 5px; color: #5a2a00; padding: 8px 14px; margin: 12px 0 16px; border-radius: 3px; max-width: 980px; }
+div.warning ul { margin: 6px 0; padding-left: 20px; }
+div.warning p { margin: 4px 0 0; font-size: 12.5px; }
+span.warn { color: #a33a00; font-weight: 650; }
+span.below { color: #8a5a00; }
+td.acc { font-size: 12.5px; white-space: nowrap; }
+.small { font-size: 12px; }
+.chart.natural svg { max-width: none; }
+.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 6px 18px; }
+.multiples .pair { display: flex; gap: 4px; }
+.multiples .pair .chart { flex: 1 1 0; min-width: 0; }
 p.empty { color: #666; font-style: italic; border: 1px dashed #ccc; padding: 10px 14px; border-radius: 4px; max-width: 820px; }
 @media print { main { max-width: none; padding: 0; } nav { display: none; } details { display: block; } h2 { break-after: avoid; } figure { break-inside: avoid; } }
 `;
@@ -314,11 +426,23 @@ p.empty { color: #666; font-style: italic; border: 1px dashed #ccc; padding: 10p
 export function renderReport(model: ReportModel): RenderedReport {
   const figures: Record<string, string> = {};
   const lines: string[] = [];
+  const rows = overlapRows(model.overlapSets, modelAccuracies(model.fusion?.models ?? []));
   const overlapSections = model.overlapSets.length === 0
     ? [html('section', { id: 'overlap' }, [html('h2', {}, 'Fisher overlap'), note('No overlap in this pipeline.')])]
-    : model.overlapSets.map((set, i) => overlapSection(set, i, figures, lines));
+    : model.overlapSets.map((set, i) => overlapSection(set, i, figures, lines, rows.filter((r) => r.set === set.name && (set.data.pairs ?? []).includes(r.pair)), model.targets));
   const training = trainingSection(model.models, figures);
-  const pipeline = pipelineSection(model.pipeline, figures);
+  const pipeline = pipelineSection(model.pipeline, figures, runtimeVersions(model));
+  const atChance = [...modelAccuracies(model.fusion?.models ?? []).values()].flatMap((m) => m.sets.filter((x) => x.check?.atChance).map((x) => chanceWarning(m.model, x.split, x.check!)));
+  const misses = targetMisses(modelAccuracies(model.fusion?.models ?? []).values(), model.targets);
+  const targetBanner = misses.length === 0 ? '' : html('div', { class: 'warning', role: 'alert', id: 'below-target' }, [
+    html('strong', {}, `⚠ Not learnt to the pipeline's targets (${Object.entries(model.targets!).map(([k, v]) => `${escapeXml(k)} ≥ ${Number((v * 100).toPrecision(4))} %`).join(', ')}):`),
+    html('ul', {}, misses.map((t) => html('li', {}, escapeXml(targetMissText(t))))),
+  ]);
+  const banner = atChance.length === 0 ? '' : html('div', { class: 'warning', role: 'alert', id: 'at-chance' }, [
+    html('strong', {}, `⚠ ${atChance.length === 1 ? 'A model is' : 'Models are'} at chance: what is measured on ${atChance.length === 1 ? 'it' : 'them'} does not show learnt knowledge.`),
+    html('ul', {}, atChance.map((w) => html('li', {}, escapeXml(w)))),
+    html('p', {}, 'Accuracy with its 95 % Wilson interval over the set\'s examples; “within reach” means the interval includes chance (1 / classes) or the share of the majority class. Each overlap that uses such a model is marked ⚠ below.'),
+  ]);
   const overlapIds = model.overlapSets.map((s, i) => `overlap${s.name ? `-${s.name.replace(/[^a-zA-Z0-9_.-]/g, '_')}` : i > 0 ? `-${i}` : ''}`);
   const overlapAnchor: OverlapAnchor = (name) => model.overlapSets
     .map((set, i) => ({ set, id: overlapIds[i]! }))
@@ -350,6 +474,7 @@ export function renderReport(model: ReportModel): RenderedReport {
     ]),
     html('body', {}, html('main', {}, [
       html('header', {}, [html('h1', {}, escapeXml(model.title)), subtitle, nav]),
+      banner, targetBanner,
       ...experiment, ...overlapSections, training, ...(model.extraSections ?? []).map((s) => s.html), pipeline,
     ])),
   ]) + '\n';

@@ -11,6 +11,9 @@ import { plotsInputSchema, plotsSection, type ReportPlot } from './plots.js';
 import { readOverlapFile, readTrainMetrics, type OverlapSet, type TrainedModel } from './report-data.js';
 import { interpolationPaths, readEvaluations } from './fusion-data.js';
 import { accuracyText } from './fusion.js';
+import { modelAccuracies } from './chance.js';
+import { overlapRows, overlapSummaryText } from './overlap-rows.js';
+import { targetMisses, targetMissText } from './targets.js';
 
 export interface ReportInputs {
   /** One overlap.json (from the overlap stage). */
@@ -25,6 +28,8 @@ export interface ReportInputs {
   interpolation?: Record<string, string>;
   /** Plot files (loss curves, ROC, confusion matrices) drawn as `fisherflow plots` draws them. */
   plots?: ReportPlot[];
+  /** Split name → the accuracy each model should reach on it (e.g. synthetic_dev: 0.95). */
+  targets?: Record<string, number>;
   title?: string;
 }
 
@@ -33,7 +38,7 @@ const pathInput = { type: 'string', minLength: 1, [PATH_KEYWORD]: true };
 const stage = defineStage<ReportInputs>({
   stageApiVersion: 1,
   type: 'report',
-  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlap table, pairwise heatmap, per-layer overlap, training curves, plots, DAG, params, versions and lock keys.',
+  description: 'Self-contained HTML report (inline SVG): fusion accuracy table and interpolation curves, overlaps with intervals and each model\'s accuracy (a warning where a model is at chance), per-pair per-layer overlap, per-epoch accuracy and loss, pairwise heatmap, plots, DAG, params, versions and lock keys; summary.txt for the terminal.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
@@ -66,6 +71,11 @@ const stage = defineStage<ReportInputs>({
         additionalProperties: pathInput,
       },
       plots: plotsInputSchema,
+      targets: {
+        type: 'object',
+        description: 'Split → the accuracy each model of fusion.models should reach on its set of that split (e.g. {synthetic_dev: 0.95, original_dev: 0.7}); misses are listed at the top of the report and in summary.txt.',
+        additionalProperties: { type: 'number', minimum: 0, maximum: 1 },
+      },
       title: { type: 'string', description: 'Heading of the report.', default: 'Fisher overlap report' },
     },
   },
@@ -73,6 +83,7 @@ const stage = defineStage<ReportInputs>({
     report: { path: 'report.html', kind: 'file', description: 'The report: one HTML file, no external resources.' },
     figures: { path: 'figures', kind: 'dir', description: 'Each chart as a standalone SVG file.' },
     ...(inputs.fusion ? { accuracy: { path: 'accuracy.txt', kind: 'file' as const, description: 'The fusion table as text (with fusion).' } } : {}),
+    ...(inputs.overlap || inputs.overlaps ? { summary: { path: 'summary.txt', kind: 'file' as const, description: 'The overlaps as text: 4 significant digits, intervals, each model\'s accuracy beside its overlaps, at-chance warnings (with overlap or overlaps).' } } : {}),
   }),
   resources: { cpu: 1 },
   wantsPipeline: true,
@@ -99,12 +110,19 @@ const stage = defineStage<ReportInputs>({
     const interpolation = inputs.interpolation ? interpolationPaths(readEvaluations(inputs.interpolation, 'interpolation'), 'interpolation') : undefined;
 
     const plots = await plotsSection(inputs.plots ?? []);
-    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline, fusion, interpolation, extraSections: plots ? [plots] : [] });
+    const report = renderReport({ title: inputs.title ?? 'Fisher overlap report', overlapSets, models, pipeline: ctx.pipeline, fusion, interpolation, extraSections: plots ? [plots] : [], targets: inputs.targets });
     Object.assign(report.figures, plots?.figures);
     if (fusion) {
       const text = accuracyText(fusion);
       writeFileSync(join(ctx.outDir, 'accuracy.txt'), text);
       for (const line of text.trimEnd().split('\n')) ctx.log(line);
+    }
+    if (inputs.overlap || inputs.overlaps) {
+      const accuracies = modelAccuracies(fusion?.models ?? []);
+      const misses = targetMisses(accuracies.values(), inputs.targets).map(targetMissText);
+      const text = overlapSummaryText(overlapRows(overlapSets, accuracies))
+        + (misses.length ? `\nBELOW TARGET (not learnt to the pipeline's targets):\n${misses.map((m) => `  ${m}`).join('\n')}\n` : '');
+      writeFileSync(join(ctx.outDir, 'summary.txt'), text);
     }
     writeFileSync(join(ctx.outDir, 'report.html'), report.html);
     const figureDir = join(ctx.outDir, 'figures');

@@ -123,7 +123,7 @@ test('the standalone figures are well-formed SVG documents', { timeout: 60_000 }
   const report = await renderReport(fullInputs(), true);
   const figures = join(dirname(report), 'figures');
   const files = readdirSync(figures);
-  assert.equal(files.length, 4);
+  assert.equal(files.length, 11);
   for (const file of files) {
     const { page, problems } = await open(join(figures, file));
     assert.deepEqual(problems, { console: [], failed: [], foreign: [] }, file);
@@ -181,6 +181,19 @@ test('the paper\'s experiment (fusion table, interpolation curves) loads cleanly
   const targets = await page.evaluate(() => [...document.querySelectorAll('#fusion a, #interpolation a')].map((a) => a.getAttribute('href')!.slice(1))
     .map((id) => document.querySelector(`[id="${id}"]`) !== null));
   assert.ok(targets.length === 6 && targets.every(Boolean), JSON.stringify(targets));
+  // The models at chance on original_dev (op 57.5 % and tic 53.4 % of 146) are flagged at the top
+  // and beside every overlap that uses them; every overlap has its interval column.
+  const banner = page.locator('#at-chance');
+  assert.ok(await banner.isVisible());
+  assert.match(await banner.innerText(), /op on original_dev: 57\.5 % \(95 % CI [\d.]+–[\d.]+ %, n = 146\) is within reach of chance/);
+  assert.match(await banner.innerText(), /tic on original_dev/);
+  assert.doesNotMatch(await banner.innerText(), /st on original_dev/);
+  assert.ok(await page.locator('table.overlap-table span.warn').first().isVisible());
+  assert.equal(await page.locator('table.overlap-table th', { hasText: '95% interval' }).count(), 3);
+  // One per-pair, per-layer chart per overlap file; per-epoch charts per trained model.
+  assert.equal(await page.locator('svg[data-chart="layer-bars-per-pair"]').count(), 3);
+  assert.equal(await page.locator('svg[data-chart="epoch-accuracy"]').count(), 3);
+  assert.equal(await page.locator('svg[data-chart="epoch-loss"]').count(), 3);
   await screenshot(page, 'report-fusion.png');
   await page.close();
 });

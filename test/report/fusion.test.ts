@@ -57,7 +57,7 @@ test('interpolation paths: α and the pair from PAIR,ALPHA keys, the end points 
 
 test('the report: fusion and interpolation sections first, linked to the overlaps; accuracy.txt; figures', async () => {
   const { ctx, html } = await render(fusionInputs());
-  assert.deepEqual(Object.keys(stage.outputs(fusionInputs())).sort(), ['accuracy', 'figures', 'report']);
+  assert.deepEqual(Object.keys(stage.outputs(fusionInputs())).sort(), ['accuracy', 'figures', 'report', 'summary']);
   assert.ok(html.indexOf('id="fusion"') < html.indexOf('id="interpolation"') && html.indexOf('id="interpolation"') < html.indexOf('id="overlap-tic-op"'));
   assert.match(html, /<a href="#fusion">Fusion<\/a><a href="#interpolation">Interpolation<\/a><a href="#overlap-tic-op">/);
   assert.match(html, /<td>st<\/td><td>synthetic_dev<\/td><td class="num">99\.04<\/td><td class="num">92\.29<\/td><td class="num delta drop">−6\.75<\/td>/);

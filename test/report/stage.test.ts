@@ -43,8 +43,9 @@ test('full report: overlap table, notebook lines, all charts, pipeline tables, f
   const key = pipelineFixture().stages[0]!.key!;
   assert.ok(html.includes(`title="${key}"`) && html.includes(`>${shortKey(key)}<`), 'lock keys shown short, whole in the tooltip');
   // Unshared pairs come before shared ones in the table.
-  assert.ok(html.indexOf('UNSHARED (OP-ST)</td>') < html.indexOf('SHARED (ORIG)</td>'));
-  assert.deepEqual(readdirSync(join(ctx.outDir, 'figures')).sort(), ['dag.svg', 'layer-bars.svg', 'overlap-heatmap.svg', 'training-curves.svg']);
+  assert.ok(html.indexOf('UNSHARED (OP-ST)</td>') < html.indexOf('SHARED (ORIG) ['));
+  assert.deepEqual(readdirSync(join(ctx.outDir, 'figures')).sort(), ['dag.svg', 'epochs-accuracy-op.svg', 'epochs-accuracy-st.svg', 'epochs-accuracy-tic.svg', 'epochs-loss-op.svg', 'epochs-loss-st.svg', 'epochs-loss-tic.svg',
+    'layer-bars-per-pair.svg', 'layer-bars.svg', 'overlap-heatmap.svg', 'training-curves.svg']);
   assert.match(readFileSync(join(ctx.outDir, 'figures', 'dag.svg'), 'utf8'), /^<\?xml[^>]*>\n<svg xmlns=/);
 });
 
@@ -70,7 +71,7 @@ test('several overlap files get a section each; pairs without kinds give per-pai
   assert.match(html, /Fisher overlap — small/);
   assert.match(html, /id="overlap-small"/);
   assert.equal((html.match(/data-chart="overlap-heatmap"/g) ?? []).length, 2);
-  assert.ok(existsSync(join(ctx.outDir, 'figures', 'layer-bars-small.svg')));
+  assert.ok(existsSync(join(ctx.outDir, 'figures', 'layer-bars-per-pair-small.svg')));
   assert.match(html, /tic@tic ~ op@op/, 'unlabelled pairs are named by their Fishers');
 });
 

@@ -113,9 +113,13 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
     }
     // The summary speaks of the whole pipeline: not after a run of some targets.
     if (res.ok && !o.dryRun && !res.interrupted && !targets) {
+      const { publishOutputs, publishedPaths } = await import('../../run/publish.js');
+      const published = publishOutputs(ws, res.records);
+      for (const w of published.warnings) process.stderr.write(`${w}\n`);
       const lines = pipelineSummary(ws, res.records);
       if (!o.json && lines.length) process.stdout.write(`\n${lines.join('\n')}\n`);
-      if (useFastPath) saveFastPath(ws, fastArgs, res.records, lines);
+      // A published copy that was changed or removed makes the next run plan normally (and publish again).
+      if (useFastPath && published.warnings.length === 0) saveFastPath(ws, fastArgs, res.records, lines, publishedPaths(ws));
     }
     process.exitCode = res.interrupted ? 130 : res.ok && pushed ? 0 : 1;
   } finally {
