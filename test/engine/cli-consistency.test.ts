@@ -135,6 +135,9 @@ test('run keeps the store, its state and command-stage outputs out of git (not m
   });
   git(dir, 'init', '-q', '-b', 'main');
   commit(dir, 'first');
+  // A mistyped target is refused before anything changes.
+  assert.equal(ff(dir, 'run', 'cuont').code, 2);
+  assert.equal(readFileSync(join(dir, '.gitignore'), 'utf8'), 'node_modules/\n.fisherflow\n*.log\n');
   const first = ok(dir, 'run');
   assert.match(first, /^added to \.gitignore: \/artifacts\/ \/count\.txt \/plots \(the store, fisherflow's state and stage outputs stay out of git; commit the pipeline and its lock file\)$/m);
   assert.equal(readFileSync(join(dir, '.gitignore'), 'utf8'), 'node_modules/\n.fisherflow\n*.log\n/artifacts/\n/count.txt\n/plots\n');

@@ -83,16 +83,17 @@ export async function runCommand(file: string | undefined, o: RunCommandOptions,
   }
   const ws = await openWorkspace(file, workspaceOptions(o));
   const executors = executorSettings(ws.root, o);
-  if (!o.dryRun) {
-    const ignored = ensureGitignored(ws);
-    // Said once: the next run finds the lines there. On stderr with --json, whose stdout is one object.
-    if (ignored.length) (o.json ? process.stderr : process.stdout).write(`added to .gitignore: ${ignored.join(' ')} (the store, fisherflow's state and stage outputs stay out of git; commit the pipeline and its lock file)\n`);
-  }
   const gpus = await detectGpus({ flag: o.gpus });
   const force = o.force === true ? true : Array.isArray(o.force) ? o.force : undefined;
   if (Array.isArray(force)) for (const f of force) if (!ws.pipeline.stages.has(f) && !ws.pipeline.families.has(f)) throw unknownStage(f, [...new Set([...ws.pipeline.families.keys(), ...ws.pipeline.stages.keys()])], '--force: unknown stage');
   const forced = Array.isArray(force) ? force.flatMap((f) => ws.pipeline.families.get(f) ?? [f]) : force;
   const targets = targetNames.length ? resolveTargets(ws.pipeline, targetNames) : undefined;
+  // After the arguments are checked: a mistyped command changes nothing.
+  if (!o.dryRun) {
+    const ignored = ensureGitignored(ws);
+    // Said once: the next run finds the lines there. On stderr with --json, whose stdout is one object.
+    if (ignored.length) (o.json ? process.stderr : process.stdout).write(`added to .gitignore: ${ignored.join(' ')} (the store, fisherflow's state and stage outputs stay out of git; commit the pipeline and its lock file)\n`);
+  }
   // --dry-run prints its own list (every stage, with reasons) instead of the live display.
   const display = createRunDisplay(o.json || o.dryRun ? 'json' : process.stdout.isTTY ? 'tty' : 'plain', process.stdout);
   const interrupt = onInterrupt({ quiet: o.json });

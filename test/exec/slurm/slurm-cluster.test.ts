@@ -29,7 +29,15 @@ test('a Slurm cluster is reachable (required in CI)', { skip }, () => {
 });
 
 // Wrappers around the real commands: they log each call, and squeue can hide jobs (a purge).
-const realBin = (cmd: string) => (unavailable ? cmd : execFileSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim());
+// Always an absolute path (never the bare name, which would find the wrapper itself and loop
+// forever when the cluster is down but the tests are required to run).
+const realBin = (cmd: string) => {
+  try {
+    return execFileSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || `/nonexistent/${cmd}`;
+  } catch {
+    return `/nonexistent/${cmd}`;
+  }
+};
 const wrapDir = mkdtempSync(join(tmpdir(), 'ff-slurm-wrap-'));
 const bin = join(wrapDir, 'bin');
 mkdirSync(bin);
