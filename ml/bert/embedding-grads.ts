@@ -82,7 +82,6 @@ function addSlotsByToken(values: tf.Tensor3D, plan: TokenSlots, V: number): tf.T
  */
 export function embeddingGradsOnDevice(dEmb: tf.Tensor3D, batch: Batch, cfg: BertConfig, squared: boolean): Map<string, tf.Tensor> {
   const { batchSize: B, seqLen: L } = batch;
-  const H = cfg.hidden_size;
   const TV = cfg.type_vocab_size;
   const plan = tokenSlots(batch, cfg.pad_token_id);
   const types = new Float32Array(B * TV * L);

@@ -3,8 +3,6 @@ import { Option, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { didYouMean } from '../pipeline/errors.js';
-import type { Pipeline } from '../pipeline/load.js';
 import type { WorkspaceOptions } from '../plan/workspace.js';
 
 export const collect = (v: string, prev: string[] = []) => [...prev, v];

@@ -3,7 +3,6 @@
 // yaml-edit.ts), so comments and layout stay; only values that differ are touched.
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { UserError } from '../errors.js';
 import { deepMerge, type Params } from '../pipeline/params.js';
 import { paramsFileOf, readWorkspaceParamsFiles } from '../pipeline/params-files.js';
 import { differences, editYamlValues, writeYamlText, type ValueChange } from '../pipeline/yaml-edit.js';

@@ -21,8 +21,6 @@ export type TemplateSegment = { kind: 'name'; value: string } | { kind: 'expr'; 
 export interface TemplateExpr {
   text: string;
   segments: TemplateSegment[];
-  /** `${{ x | raw }}`: pasted into a command as shell text, unquoted. */
-  raw?: boolean;
 }
 
 const TEMPLATE_RE = /\$\{\{([\s\S]*?)\}\}/g;

@@ -44,15 +44,15 @@ export function recoverParamsFiles(root: string): void {
 }
 
 /** Each params file's values that differ from the effective params (leaf by leaf). */
-function overridden(ws: Workspace): Array<{ file: string; changes: ValueChange[] }> {
-  const out: Array<{ file: string; changes: ValueChange[] }> = [];
+function overridden(ws: Workspace): Array<{ file: string; name: string; changes: ValueChange[] }> {
+  const out: Array<{ file: string; name: string; changes: ValueChange[] }> = [];
   for (const f of ws.pipeline.paramsFiles.files) {
     const changes: ValueChange[] = [];
     for (const [key, value] of Object.entries(flattenKeys(f.values))) {
       const now = getDotted(ws.pipeline.params, key).value;
       if (canonicalJson(now) !== canonicalJson(value)) changes.push({ path: key.split('.'), old: value, new: now, added: false });
     }
-    if (changes.length) out.push({ file: join(ws.runDir, f.name), changes });
+    if (changes.length) out.push({ file: join(ws.runDir, f.name), name: f.name, changes });
   }
   return out;
 }
@@ -64,15 +64,15 @@ function overridden(ws: Workspace): Array<{ file: string; changes: ValueChange[]
 export function writeEffectiveParams(ws: Workspace, note: (message: string) => void): () => void {
   const edits = overridden(ws);
   if (edits.length === 0) return () => {};
-  const label = (file: string) => ws.pipeline.paramsFiles.files.find((f) => join(ws.runDir, f.name) === file)?.name;
+  const holds = (name: string, changes: ValueChange[]) => `${name} holds ${changes.map((c) => `${c.path.join('.')}=${JSON.stringify(c.new)}`).join(', ')}`;
   if (ws.runDir !== ws.pipeline.dir) {
     // `exp run` (a private mirror, src/experiments/mirror.ts): the mirror's link to the user's
     // params file becomes the mirror's own file, deleted with the mirror; the user's is never written.
-    for (const { file, changes } of edits) {
+    for (const { file, name, changes } of edits) {
       const text = readFileSync(file, 'utf8');
       if (lstatSync(file).isSymbolicLink()) unlinkSync(file);
       writeYamlText(file, editYamlValues(text, [], changes));
-      note(`${label(file)} holds ${changes.map((c) => `${c.path.join('.')}=${JSON.stringify(c.new)}`).join(', ')} in the experiment's copy of the project`);
+      note(`${holds(name, changes)} in the experiment's copy of the project`);
     }
     return () => {};
   }
@@ -87,13 +87,13 @@ export function writeEffectiveParams(ws: Workspace, note: (message: string) => v
     }
   };
   try {
-    for (const { file, changes } of edits) {
+    for (const { file, name, changes } of edits) {
       const text = readFileSync(file, 'utf8');
       const backup = join(dir, `${sha256(file).slice(0, 32)}.json`);
       writeYamlText(backup, JSON.stringify({ file, text, pid: process.pid } satisfies Backup));
       written.push({ file, backup, text });
       writeYamlText(file, editYamlValues(text, [], changes));
-      note(`${label(file)} holds ${changes.map((c) => `${c.path.join('.')}=${JSON.stringify(c.new)}`).join(', ')} while this run lasts (its own text is put back after)`);
+      note(`${holds(name, changes)} while this run lasts (its own text is put back after)`);
     }
   } catch (e) {
     restore();

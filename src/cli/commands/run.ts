@@ -1,7 +1,6 @@
 // `fisherflow run`: run the stale stages of a pipeline (or answer from the no-op fast path).
 import { Option, type Command } from 'commander';
 import { dirname, join } from 'node:path';
-import { UserError } from '../../errors.js';
 import { openWorkspace, printWarningText, projectRoot } from '../../plan/workspace.js';
 import { formatReasons } from '../../plan/reasons.js';
 import { addPipelineOptions, addRemoteOption, addRunOptions, examples, pipelineAndTargets, workspaceOptions } from '../options.js';
