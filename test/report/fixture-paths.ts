@@ -28,7 +28,7 @@ export function fusionInputs() {
   const f = (name: string) => fixture(join('fusion', name));
   const pairs = ['tic-op', 'tic-st', 'op-st'];
   return {
-    title: 'Fuse to Forget: fused shortcut models keep the task and forget the shortcuts',
+    title: 'Fuse to Forget: what fused shortcut models keep and what they forget',
     fusion: {
       models: { st: f('model-st.json'), op: f('model-op.json'), tic: f('model-tic.json') },
       fused: { average: f('fused-average.json'), fisher: f('fused-fisher.json') },
